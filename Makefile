@@ -1,0 +1,142 @@
+# Miroir -- build, test and run.  See README.md.
+#
+#   make deps      install every Debian/npm dependency (idempotent, root)
+#   make           build objs/ngx_miroir_module.so against Debian's nginx
+#   make test      unit (Check) + emulator + integration (prove) suites
+#   make run/stop  the embedded demo: nginx + module + 3 emulated nodes
+#   make bench     benchmarks          make fuzz   bounded fuzzing
+#   make release-notes VERSION=x.y.z   print that version's CHANGELOG section
+
+SHELL       := /bin/bash
+NGX_SRC     ?= /usr/share/nginx/src
+NGINX       ?= /usr/sbin/nginx
+PYTHON      ?= /usr/bin/python3
+BUILD       := build
+NGX_BUILD   := $(BUILD)/nginx
+MODULE      := objs/ngx_miroir_module.so
+
+CC          ?= gcc
+CFLAGS_CORE ?= -std=c11 -O2 -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
+CHECK_LIBS  := -lcheck -lsubunit -lm -lrt -lpthread -lcjson -lxxhash
+
+NGX_C       := ngx_miroir_module.c $(wildcard src/ngx_miroir_*.c)
+CORE_C      := $(filter-out src/ngx_%,$(wildcard src/miroir_*.c))
+HEADERS     := $(wildcard src/*.h)
+CORE_O      := $(patsubst src/%.c,$(BUILD)/core/%.o,$(CORE_C))
+TESTS_C     := $(wildcard tests/test_*.c)
+TESTS_BIN   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TESTS_C))
+BENCH_C     := $(wildcard bench/bench_*.c)
+BENCH_BIN   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_C))
+FUZZ_C      := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_C))
+FUZZ_SECONDS ?= 20
+
+# The list of sources nginx's configure saw; a new or removed file re-runs it.
+SRC_LIST    := $(BUILD)/srclist
+SRC_NOW     := $(sort $(NGX_C) $(CORE_C))
+
+.PHONY: all module deps test unit test-unit test-meilisim test-golden test-t \
+        run stop bench fuzz clean release-notes test-asan
+
+all: module
+
+module: $(MODULE)
+
+$(SRC_LIST): FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(SRC_NOW)' | cmp -s - $@ || echo '$(SRC_NOW)' > $@
+
+$(NGX_BUILD)/objs/Makefile: config $(SRC_LIST)
+	@rm -rf $(NGX_BUILD) && mkdir -p $(NGX_BUILD)
+	cp -a $(NGX_SRC)/. $(NGX_BUILD)/
+	cd $(NGX_BUILD) && . ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" \
+	        --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
+	    || { cat configure.log; exit 1; }
+
+NGX_CC_OPT  ?= -g -O2 -fstack-protector-strong -Wformat -Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2
+NGX_LD_OPT  ?= -Wl,-z,relro -Wl,-z,now -fPIC
+
+$(MODULE): $(NGX_BUILD)/objs/Makefile $(NGX_C) $(CORE_C) $(HEADERS)
+	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
+	@mkdir -p objs
+	cp $(NGX_BUILD)/objs/ngx_http_miroir_module.so $@
+
+FORCE:
+
+# ---------------------------------------------------------------- core
+$(BUILD)/core/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_CORE) -Isrc -c $< -o $@
+
+$(BUILD)/libmiroir_core.a: $(CORE_O)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libmiroir_core.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_CORE) -Isrc $< -o $@ $(BUILD)/libmiroir_core.a $(CHECK_LIBS)
+
+unit test-unit: $(TESTS_BIN)
+	@fail=0; for t in $(TESTS_BIN); do $$t || fail=1; done; exit $$fail
+
+# ---------------------------------------------------------------- suites
+test-meilisim:
+	$(PYTHON) t/meilisim/tests/run.py
+
+test-golden:
+	t/golden/run-against-emulator
+
+test-t: $(MODULE)
+	TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(MODULE) \
+	    prove -I t/lib $(PROVE_FLAGS) t/
+
+test: module
+	@bin/run-tests
+
+test-release-notes:
+	tests/release-notes.sh
+
+# ---------------------------------------------------------------- demo
+run: module
+	@bin/miroir-run start
+
+stop:
+	@bin/miroir-run stop
+
+# ---------------------------------------------------------------- bench
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libmiroir_core.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_CORE) -Isrc $< -o $@ $(BUILD)/libmiroir_core.a -lcjson -lxxhash -lm
+
+bench: $(BENCH_BIN) module
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	@if [ -x bench/run-http ]; then bench/run-http; fi
+
+# ---------------------------------------------------------------- fuzz
+FUZZ_FLAGS := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L \
+              -fsanitize=fuzzer,address,undefined -Isrc
+
+$(BUILD)/fuzz/%: fuzz/%.c $(CORE_C) $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) $< $(CORE_C) -o $@ -lcjson -lxxhash -lm
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); n=$${n#fuzz_}; \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$n; \
+	    echo "== $$f ($(FUZZ_SECONDS)s)"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        $(BUILD)/fuzz/corpus-$$n fuzz/corpus/$$n 2>&1 | tail -n 12 || exit 1; \
+	done
+
+# ---------------------------------------------------------------- misc
+deps:
+	bin/install-deps
+
+release-notes:
+	@test -n "$(VERSION)" || { echo "usage: make release-notes VERSION=x.y.z" >&2; exit 2; }
+	@awk -v v="$(VERSION)" -f bin/release-notes.awk CHANGELOG.md
+
+clean:
+	rm -rf $(BUILD) objs t/servroot

@@ -1,0 +1,220 @@
+/*
+ * ngx_miroir.h -- types shared by the nginx-facing files of Miroir.
+ */
+
+#ifndef NGX_MIROIR_H
+#define NGX_MIROIR_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "miroir_common.h"
+#include "miroir_error.h"
+
+
+#define NGX_MIROIR_SHM_MAGIC     0x4d49524fU    /* "MIRO" */
+#define NGX_MIROIR_SHM_LAYOUT    1
+#define NGX_MIROIR_ADDR_LEN      128
+#define NGX_MIROIR_NAME_LEN      64
+
+
+typedef enum {
+    NGX_MIROIR_NODE_ACTIVE = 0,
+    NGX_MIROIR_NODE_JOINING,
+    NGX_MIROIR_NODE_DRAINING,
+    NGX_MIROIR_NODE_DOWN,
+    NGX_MIROIR_NODE_REMOVED
+} ngx_miroir_node_state_e;
+
+
+/* A node as declared in nginx.conf ("node ID ADDR [weight=W] [key=K]"). */
+typedef struct {
+    ngx_str_t                       id;
+    ngx_str_t                       addr_text;
+    ngx_addr_t                      addr;
+    ngx_uint_t                      weight;
+    ngx_str_t                       key;        /* never exposed */
+    ngx_str_t                       auth;       /* "Bearer <key>" or empty */
+    ngx_str_t                       host;       /* Host header value */
+    ngx_http_upstream_conf_t       *upstream;   /* per-node upstream conf */
+    ngx_queue_t                    *cache;      /* idle keepalive conns */
+    ngx_queue_t                    *free;       /* free cache slots */
+} ngx_miroir_node_conf_t;
+
+
+/* The per-cluster part of the shared zone. */
+typedef struct {
+    u_char                          id[MIROIR_NODE_ID_LEN];
+    u_char                          addr[NGX_MIROIR_ADDR_LEN];
+    uint16_t                        id_len;
+    uint16_t                        addr_len;
+    uint32_t                        weight;
+    uint32_t                        state;      /* ngx_miroir_node_state_e */
+    ngx_atomic_t                    fails;      /* consecutive failures */
+    ngx_atomic_t                    down;       /* passive health: 1 = down */
+} ngx_miroir_shm_node_t;
+
+
+typedef struct {
+    u_char                          name[NGX_MIROIR_NAME_LEN];
+    uint16_t                        name_len;
+    uint64_t                        version;
+    uint64_t                        config_hash;
+    uint32_t                        shards;
+    uint32_t                        replication;
+    uint32_t                        nnodes;
+    ngx_miroir_shm_node_t           nodes[MIROIR_MAX_NODES];
+} ngx_miroir_shm_cluster_t;
+
+
+typedef struct {
+    uint32_t                        magic;
+    uint32_t                        layout;
+    uint32_t                        nclusters;
+    ngx_miroir_shm_cluster_t       *clusters[1];    /* nclusters entries */
+} ngx_miroir_shm_t;
+
+
+typedef struct ngx_miroir_cluster_conf_s  ngx_miroir_cluster_conf_t;
+
+struct ngx_miroir_cluster_conf_s {
+    ngx_str_t                       name;
+    ngx_uint_t                      index;          /* in main conf array */
+    ngx_uint_t                      shards;
+    ngx_uint_t                      replication;
+    ngx_str_t                       master_key;
+    ngx_array_t                     nodes;          /* ngx_miroir_node_conf_t */
+    ngx_msec_t                      connect_timeout;
+    ngx_msec_t                      node_timeout;
+    ngx_msec_t                      deadline;
+    ngx_uint_t                      keepalive;
+    uint64_t                        config_hash;
+    ngx_miroir_shm_cluster_t       *shm;            /* set by init_zone */
+    ngx_conf_t                     *cf_ctx_unused;
+};
+
+
+typedef struct {
+    ngx_array_t                     clusters;   /* ngx_miroir_cluster_conf_t */
+    ngx_shm_zone_t                 *zone;
+    ngx_str_t                       zone_name;
+    ssize_t                         zone_size;
+    ngx_str_t                       state_path;
+    ngx_miroir_shm_t               *shm;
+    ngx_slab_pool_t                *shpool;
+} ngx_miroir_main_conf_t;
+
+
+typedef enum {
+    NGX_MIROIR_ROLE_NONE = 0,
+    NGX_MIROIR_ROLE_API,
+    NGX_MIROIR_ROLE_ADMIN
+} ngx_miroir_role_e;
+
+
+typedef struct {
+    ngx_miroir_cluster_conf_t      *cluster;
+    ngx_str_t                       cluster_name;
+    ngx_uint_t                      role;
+} ngx_miroir_loc_conf_t;
+
+
+/* ------------------------------------------------------------ fan-out */
+
+typedef struct ngx_miroir_fanout_s  ngx_miroir_fanout_t;
+typedef struct ngx_miroir_call_s    ngx_miroir_call_t;
+
+typedef void (*ngx_miroir_fanout_done_pt)(ngx_http_request_t *r,
+    ngx_miroir_fanout_t *fo);
+
+/* One request to one node, run as a background subrequest of r. */
+struct ngx_miroir_call_s {
+    ngx_miroir_fanout_t            *fanout;
+    ngx_uint_t                      node;        /* index in cluster nodes */
+    ngx_uint_t                      method;      /* NGX_HTTP_GET, ... */
+    ngx_str_t                       method_name;
+    ngx_str_t                       uri;         /* path, escaped */
+    ngx_str_t                       args;        /* without '?' */
+    ngx_str_t                       content_type;
+    ngx_chain_t                    *body;        /* request body or NULL */
+    off_t                           body_len;
+
+    /* results */
+    ngx_int_t                       status;      /* node HTTP status, 0 */
+    ngx_str_t                       response;    /* body bytes */
+    ngx_str_t                       resp_type;   /* Content-Type */
+    ngx_msec_t                      elapsed;
+    unsigned                        done:1;
+    unsigned                        ok:1;        /* complete HTTP answer */
+    unsigned                        truncated:1;
+    unsigned                        timed_out:1;
+};
+
+
+struct ngx_miroir_fanout_s {
+    ngx_http_request_t             *request;
+    ngx_miroir_cluster_conf_t      *cluster;
+    ngx_array_t                     calls;       /* ngx_miroir_call_t */
+    ngx_uint_t                      pending;
+    ngx_miroir_fanout_done_pt       done_handler;
+    void                           *data;
+    ngx_event_t                     deadline;
+    ngx_msec_t                      start;
+    unsigned                        finished:1;  /* done_handler called */
+    unsigned                        expired:1;
+};
+
+
+/* Per-request context of the module. */
+typedef struct {
+    ngx_miroir_call_t              *call;        /* set on node subrequests */
+    ngx_miroir_fanout_t            *fanout;      /* set on the parent */
+    void                           *data;        /* route handler state */
+} ngx_miroir_ctx_t;
+
+
+extern ngx_module_t  ngx_http_miroir_module;
+
+
+/* ngx_miroir_zone.c */
+char *ngx_miroir_zone_add(ngx_conf_t *cf, ngx_miroir_main_conf_t *mmcf);
+ngx_int_t ngx_miroir_topology_snapshot(ngx_miroir_cluster_conf_t *cl,
+    ngx_miroir_shm_cluster_t *out);
+uint64_t ngx_miroir_cluster_hash(ngx_miroir_cluster_conf_t *cl);
+
+/* ngx_miroir_upstream.c */
+ngx_int_t ngx_miroir_upstream_conf(ngx_conf_t *cf,
+    ngx_miroir_cluster_conf_t *cl, ngx_miroir_node_conf_t *node);
+ngx_int_t ngx_miroir_upstream_start(ngx_http_request_t *r,
+    ngx_miroir_call_t *call);
+
+/* ngx_miroir_fanout.c */
+ngx_miroir_fanout_t *ngx_miroir_fanout_create(ngx_http_request_t *r,
+    ngx_miroir_cluster_conf_t *cl, ngx_uint_t n);
+ngx_miroir_call_t *ngx_miroir_fanout_add(ngx_miroir_fanout_t *fo,
+    ngx_uint_t node, ngx_uint_t method, ngx_str_t *uri, ngx_str_t *args);
+ngx_int_t ngx_miroir_fanout_start(ngx_miroir_fanout_t *fo,
+    ngx_miroir_fanout_done_pt done, void *data);
+ngx_int_t ngx_miroir_call_start(ngx_miroir_call_t *call);
+void ngx_miroir_node_report(ngx_miroir_cluster_conf_t *cl, ngx_uint_t node,
+    ngx_uint_t ok);
+ngx_uint_t ngx_miroir_node_is_down(ngx_miroir_cluster_conf_t *cl,
+    ngx_uint_t node);
+
+/* ngx_miroir_http.c: responses */
+ngx_int_t ngx_miroir_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *data, size_t len);
+ngx_int_t ngx_miroir_send_error(ngx_http_request_t *r, miroir_error_t *err);
+ngx_int_t ngx_miroir_send_raw(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *content_type, ngx_str_t *body);
+ngx_int_t ngx_miroir_check_auth(ngx_http_request_t *r,
+    ngx_miroir_cluster_conf_t *cl, miroir_error_t *err);
+void ngx_miroir_finish(ngx_http_request_t *r, ngx_int_t rc);
+
+/* ngx_miroir_routes.c */
+ngx_int_t ngx_miroir_api_handler(ngx_http_request_t *r);
+ngx_int_t ngx_miroir_admin_handler(ngx_http_request_t *r);
+
+
+#endif /* NGX_MIROIR_H */

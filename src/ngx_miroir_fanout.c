@@ -1,0 +1,375 @@
+/*
+ * ngx_miroir_fanout.c -- parallel requests to nodes on behalf of one client
+ * request.
+ *
+ * Each call runs as a background subrequest of the client request r to r's
+ * own location; the module's content handler recognises it by its context
+ * and hands it to ngx_miroir_upstream.c.  A post-subrequest handler counts
+ * the calls still pending; when none is left (or the deadline fires) the
+ * fan-out's done handler runs once, in the context of r.  A late call that
+ * finishes after the deadline is recorded and otherwise ignored: the client
+ * request stays alive until then, since every subrequest holds a reference.
+ *
+ * Passive health: every finished call reports success or failure for its
+ * node in the shared zone; consecutive failures mark the node down.
+ */
+
+#include "ngx_miroir.h"
+
+
+#define NGX_MIROIR_FAILS_DOWN  3
+
+
+static ngx_int_t ngx_miroir_call_done(ngx_http_request_t *sr, void *data,
+    ngx_int_t rc);
+static void ngx_miroir_fanout_resume(ngx_http_request_t *r);
+static void ngx_miroir_fanout_expire(ngx_event_t *ev);
+static void ngx_miroir_fanout_cleanup(void *data);
+
+
+ngx_miroir_fanout_t *
+ngx_miroir_fanout_create(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
+    ngx_uint_t n)
+{
+    ngx_miroir_ctx_t     *ctx;
+    ngx_pool_cleanup_t   *cln;
+    ngx_miroir_fanout_t  *fo;
+
+    fo = ngx_pcalloc(r->pool, sizeof(ngx_miroir_fanout_t));
+    if (fo == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&fo->calls, r->pool, n ? n : 1,
+                       sizeof(ngx_miroir_call_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    fo->request = r;
+    fo->cluster = cl;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_miroir_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_miroir_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_miroir_module);
+    }
+
+    ctx->fanout = fo;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_miroir_fanout_cleanup;
+    cln->data = fo;
+
+    return fo;
+}
+
+
+ngx_miroir_call_t *
+ngx_miroir_fanout_add(ngx_miroir_fanout_t *fo, ngx_uint_t node,
+    ngx_uint_t method, ngx_str_t *uri, ngx_str_t *args)
+{
+    ngx_miroir_call_t  *call;
+
+    /*
+     * Calls are referenced by pointer from running subrequests: the array
+     * must not move once the fan-out has started.
+     */
+
+    if (fo->pending && fo->calls.nelts == fo->calls.nalloc) {
+        return NULL;
+    }
+
+    call = ngx_array_push(&fo->calls);
+    if (call == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(call, sizeof(ngx_miroir_call_t));
+
+    call->fanout = fo;
+    call->node = node;
+    call->method = method;
+    call->uri = *uri;
+
+    if (args) {
+        call->args = *args;
+    }
+
+    switch (method) {
+    case NGX_HTTP_POST:
+        ngx_str_set(&call->method_name, "POST");
+        break;
+    case NGX_HTTP_PUT:
+        ngx_str_set(&call->method_name, "PUT");
+        break;
+    case NGX_HTTP_PATCH:
+        ngx_str_set(&call->method_name, "PATCH");
+        break;
+    case NGX_HTTP_DELETE:
+        ngx_str_set(&call->method_name, "DELETE");
+        break;
+    case NGX_HTTP_HEAD:
+        ngx_str_set(&call->method_name, "HEAD");
+        break;
+    default:
+        ngx_str_set(&call->method_name, "GET");
+        break;
+    }
+
+    return call;
+}
+
+
+ngx_int_t
+ngx_miroir_fanout_start(ngx_miroir_fanout_t *fo,
+    ngx_miroir_fanout_done_pt done, void *data)
+{
+    ngx_uint_t            i;
+    ngx_miroir_call_t    *call;
+    ngx_http_request_t   *r;
+
+    r = fo->request;
+
+    fo->done_handler = done;
+    fo->data = data;
+    fo->start = ngx_current_msec;
+
+    fo->deadline.handler = ngx_miroir_fanout_expire;
+    fo->deadline.data = fo;
+    fo->deadline.log = r->connection->log;
+    ngx_add_timer(&fo->deadline, fo->cluster->deadline);
+
+    call = fo->calls.elts;
+
+    for (i = 0; i < fo->calls.nelts; i++) {
+        if (ngx_miroir_call_start(&call[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    /*
+     * The caller keeps r alive until the done handler finalizes it: a
+     * content handler increments r->main->count and returns NGX_DONE; a
+     * request body handler already holds that reference.
+     */
+
+    if (fo->pending == 0) {
+        ngx_miroir_fanout_resume(r);
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_miroir_call_start(ngx_miroir_call_t *call)
+{
+    ngx_miroir_ctx_t             *ctx;
+    ngx_http_request_t           *r, *sr;
+    ngx_miroir_fanout_t          *fo;
+    ngx_http_post_subrequest_t   *ps;
+
+    fo = call->fanout;
+    r = fo->request;
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_miroir_ctx_t));
+    if (ps == NULL || ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ps->handler = ngx_miroir_call_done;
+    ps->data = call;
+
+    if (ngx_http_subrequest(r, &r->uri, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_IN_MEMORY
+                            |NGX_HTTP_SUBREQUEST_BACKGROUND)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx->call = call;
+    ngx_http_set_ctx(sr, ctx, ngx_http_miroir_module);
+
+    call->elapsed = ngx_current_msec;
+    fo->pending++;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_miroir_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
+{
+    ngx_miroir_call_t  *call = data;
+
+    ngx_http_request_t   *r;
+    ngx_miroir_fanout_t  *fo;
+
+    if (call->done) {
+        return NGX_OK;
+    }
+
+    call->done = 1;
+    call->elapsed = ngx_current_msec - call->elapsed;
+
+    if (rc == NGX_HTTP_GATEWAY_TIME_OUT) {
+        call->timed_out = 1;
+    }
+
+    fo = call->fanout;
+    r = fo->request;
+
+    ngx_miroir_node_report(fo->cluster, call->node,
+                           call->ok && call->status < 500);
+
+    if (fo->pending) {
+        fo->pending--;
+    }
+
+    if (fo->pending == 0 && !fo->finished) {
+        r->write_event_handler = ngx_miroir_fanout_resume;
+        ngx_http_post_request(r, NULL);
+    }
+
+    /*
+     * The outcome is in the call; the subrequest itself must end quietly,
+     * never with an error page nor by terminating the client request.
+     */
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_miroir_fanout_resume(ngx_http_request_t *r)
+{
+    ngx_miroir_ctx_t     *ctx;
+    ngx_miroir_fanout_t  *fo;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_miroir_module);
+    fo = ctx ? ctx->fanout : NULL;
+
+    if (fo == NULL || fo->finished || (fo->pending && !fo->expired)) {
+        return;
+    }
+
+    fo->finished = 1;
+
+    if (fo->deadline.timer_set) {
+        ngx_del_timer(&fo->deadline);
+    }
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    fo->done_handler(r, fo);
+}
+
+
+static void
+ngx_miroir_fanout_expire(ngx_event_t *ev)
+{
+    ngx_uint_t            i;
+    ngx_miroir_call_t    *call;
+    ngx_connection_t     *c;
+    ngx_http_request_t   *r;
+    ngx_miroir_fanout_t  *fo;
+
+    fo = ev->data;
+    r = fo->request;
+    c = r->connection;
+
+    fo->expired = 1;
+
+    call = fo->calls.elts;
+
+    for (i = 0; i < fo->calls.nelts; i++) {
+        if (!call[i].done) {
+            call[i].timed_out = 1;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                  "miroir: deadline of %M ms reached with %ui node "
+                  "request(s) pending", fo->cluster->deadline, fo->pending);
+
+    ngx_miroir_fanout_resume(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_miroir_fanout_cleanup(void *data)
+{
+    ngx_miroir_fanout_t  *fo = data;
+
+    if (fo->deadline.timer_set) {
+        ngx_del_timer(&fo->deadline);
+    }
+}
+
+
+/* ------------------------------------------------------------ health */
+
+void
+ngx_miroir_node_report(ngx_miroir_cluster_conf_t *cl, ngx_uint_t node,
+    ngx_uint_t ok)
+{
+    ngx_miroir_shm_node_t  *sn;
+
+    if (cl->shm == NULL || node >= cl->shm->nnodes) {
+        return;
+    }
+
+    sn = &cl->shm->nodes[node];
+
+    if (ok) {
+        if (sn->fails) {
+            sn->fails = 0;
+        }
+
+        if (sn->down) {
+            sn->down = 0;
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "miroir cluster \"%V\": node \"%V\" is up again",
+                          &cl->name,
+                          &((ngx_miroir_node_conf_t *) cl->nodes.elts)[node].id);
+        }
+
+        return;
+    }
+
+    if (ngx_atomic_fetch_add(&sn->fails, 1) + 1 >= NGX_MIROIR_FAILS_DOWN
+        && !sn->down)
+    {
+        sn->down = 1;
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "miroir cluster \"%V\": node \"%V\" marked down after "
+                      "%d consecutive failures", &cl->name,
+                      &((ngx_miroir_node_conf_t *) cl->nodes.elts)[node].id,
+                      NGX_MIROIR_FAILS_DOWN);
+    }
+}
+
+
+ngx_uint_t
+ngx_miroir_node_is_down(ngx_miroir_cluster_conf_t *cl, ngx_uint_t node)
+{
+    if (cl->shm == NULL || node >= cl->shm->nnodes) {
+        return 0;
+    }
+
+    return cl->shm->nodes[node].down ? 1 : 0;
+}

@@ -25,6 +25,7 @@ static void ngx_miroir_zone_fill(ngx_miroir_shm_cluster_t *sc,
     ngx_miroir_cluster_conf_t *cl);
 static uint64_t ngx_miroir_state_version(ngx_miroir_main_conf_t *mmcf,
     ngx_miroir_cluster_conf_t *cl, uint64_t *hash, ngx_log_t *log);
+static void ngx_miroir_state_dir(ngx_miroir_main_conf_t *mmcf, ngx_log_t *log);
 static void ngx_miroir_state_save(ngx_miroir_main_conf_t *mmcf,
     ngx_miroir_shm_cluster_t *sc, ngx_log_t *log);
 
@@ -157,6 +158,10 @@ ngx_miroir_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     mmcf->shm = shm;
     mmcf->shpool = shpool;
+
+    if (mmcf->state_path.len) {
+        ngx_miroir_state_dir(mmcf, shm_zone->shm.log);
+    }
 
     return ngx_miroir_zone_sync(shm_zone, mmcf, shm);
 }
@@ -315,6 +320,29 @@ ngx_miroir_topology_snapshot(ngx_miroir_cluster_conf_t *cl,
 
 
 /* ------------------------------------------------------------ state dir */
+
+/* Create the state directory if it does not exist yet (the master runs
+ * this, before the workers start). */
+static void
+ngx_miroir_state_dir(ngx_miroir_main_conf_t *mmcf, ngx_log_t *log)
+{
+    u_char  path[NGX_MAX_PATH];
+
+    if (mmcf->state_path.len >= sizeof(path)) {
+        return;
+    }
+
+    ngx_memcpy(path, mmcf->state_path.data, mmcf->state_path.len);
+    path[mmcf->state_path.len] = '\0';
+
+    if (ngx_create_dir(path, 0755) == NGX_FILE_ERROR
+        && ngx_errno != NGX_EEXIST)
+    {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      "miroir: cannot create state directory \"%s\"", path);
+    }
+}
+
 
 static ngx_int_t
 ngx_miroir_state_file(ngx_miroir_main_conf_t *mmcf, u_char *name, size_t nlen,

@@ -46,7 +46,14 @@ $(SRC_LIST): FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(SRC_NOW)' | cmp -s - $@ || echo '$(SRC_NOW)' > $@
 
-$(NGX_BUILD)/objs/Makefile: config $(SRC_LIST)
+# Every build step needs the Debian packages: install them once (a stamp).
+DEPS_STAMP  := $(BUILD)/.deps-installed
+
+$(DEPS_STAMP): bin/install-deps
+	bin/install-deps
+	@mkdir -p $(BUILD) && touch $@
+
+$(NGX_BUILD)/objs/Makefile: config $(SRC_LIST) | $(DEPS_STAMP)
 	@rm -rf $(NGX_BUILD) && mkdir -p $(NGX_BUILD)
 	cp -a $(NGX_SRC)/. $(NGX_BUILD)/
 	cd $(NGX_BUILD) && . ./conf_flags && \
@@ -66,7 +73,7 @@ $(MODULE): $(NGX_BUILD)/objs/Makefile $(NGX_C) $(CORE_C) $(HEADERS)
 FORCE:
 
 # ---------------------------------------------------------------- core
-$(BUILD)/core/%.o: src/%.c $(HEADERS)
+$(BUILD)/core/%.o: src/%.c $(HEADERS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_CORE) -Isrc -c $< -o $@
 
@@ -133,6 +140,7 @@ fuzz: $(FUZZ_BIN)
 # ---------------------------------------------------------------- misc
 deps:
 	bin/install-deps
+	@mkdir -p $(BUILD) && touch $(DEPS_STAMP)
 
 release-notes:
 	@test -n "$(VERSION)" || { echo "usage: make release-notes VERSION=x.y.z" >&2; exit 2; }

@@ -211,6 +211,7 @@ ngx_miroir_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_uint_t                  i;
     ngx_miroir_main_conf_t     *mmcf;
     ngx_miroir_cluster_conf_t  *cl;
+    ngx_http_core_loc_conf_t   *clcf;
 
     /* the handlers are per location: nothing is inherited */
 
@@ -227,6 +228,17 @@ ngx_miroir_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            cl[i].name.len) == 0)
         {
             conf->cluster = &cl[i];
+
+            /*
+             * The body size limit is the cluster's max_payload, enforced by
+             * Miroir with Meilisearch's payload_too_large error rather than
+             * nginx's HTML 413 page (the core module is merged first).
+             */
+
+            clcf = ngx_http_conf_get_module_loc_conf(cf,
+                                                     ngx_http_core_module);
+            clcf->client_max_body_size = 0;
+
             return NGX_CONF_OK;
         }
     }
@@ -327,6 +339,11 @@ ngx_miroir_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cl->node_timeout = NGX_CONF_UNSET_MSEC;
     cl->deadline = NGX_CONF_UNSET_MSEC;
     cl->keepalive = NGX_CONF_UNSET_UINT;
+    cl->hedge_after = NGX_CONF_UNSET_MSEC;
+    cl->write_quorum = NGX_CONF_UNSET_UINT;
+    cl->allow_partial = NGX_CONF_UNSET;
+    cl->stable_ties = NGX_CONF_UNSET;
+    cl->max_payload = NGX_CONF_UNSET_SIZE;
 
     if (ngx_array_init(&cl->nodes, cf->pool, 4,
                        sizeof(ngx_miroir_node_conf_t))
@@ -378,7 +395,9 @@ ngx_miroir_cluster_line(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 {
     ngx_miroir_cluster_conf_t  *cl = (ngx_miroir_cluster_conf_t *) conf;
 
+    ssize_t      size;
     ngx_str_t   *value;
+    ngx_flag_t  *fp;
     ngx_uint_t   n, *up;
     ngx_msec_t   ms, *mp;
 
@@ -412,6 +431,73 @@ ngx_miroir_cluster_line(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 
     } else if (ngx_strcmp(value[0].data, "deadline") == 0) {
         mp = &cl->deadline;
+
+    } else if (ngx_strcmp(value[0].data, "hedge_after") == 0) {
+        if (cl->hedge_after != NGX_CONF_UNSET_MSEC) {
+            goto duplicate;
+        }
+
+        if (ngx_strcmp(value[1].data, "off") == 0) {
+            cl->hedge_after = 0;
+            return NGX_CONF_OK;
+        }
+
+        mp = &cl->hedge_after;
+
+    } else if (ngx_strcmp(value[0].data, "write_quorum") == 0) {
+        if (cl->write_quorum != NGX_CONF_UNSET_UINT) {
+            goto duplicate;
+        }
+
+        if (ngx_strcmp(value[1].data, "all") == 0) {
+            cl->write_quorum = NGX_MIROIR_QUORUM_ALL;
+
+        } else if (ngx_strcmp(value[1].data, "majority") == 0) {
+            cl->write_quorum = NGX_MIROIR_QUORUM_MAJORITY;
+
+        } else if (ngx_strcmp(value[1].data, "one") == 0) {
+            cl->write_quorum = NGX_MIROIR_QUORUM_ONE;
+
+        } else {
+            goto invalid_value;
+        }
+
+        return NGX_CONF_OK;
+
+    } else if (ngx_strcmp(value[0].data, "allow_partial") == 0
+               || ngx_strcmp(value[0].data, "stable_ties") == 0)
+    {
+        fp = (value[0].data[0] == 'a') ? &cl->allow_partial
+                                       : &cl->stable_ties;
+
+        if (*fp != NGX_CONF_UNSET) {
+            goto duplicate;
+        }
+
+        if (ngx_strcmp(value[1].data, "on") == 0) {
+            *fp = 1;
+
+        } else if (ngx_strcmp(value[1].data, "off") == 0) {
+            *fp = 0;
+
+        } else {
+            goto invalid_value;
+        }
+
+        return NGX_CONF_OK;
+
+    } else if (ngx_strcmp(value[0].data, "max_payload") == 0) {
+        if (cl->max_payload != NGX_CONF_UNSET_SIZE) {
+            goto duplicate;
+        }
+
+        size = ngx_parse_size(&value[1]);
+        if (size == NGX_ERROR || size == 0) {
+            goto invalid_value;
+        }
+
+        cl->max_payload = (size_t) size;
+        return NGX_CONF_OK;
 
     } else if (ngx_strcmp(value[0].data, "master_key") == 0) {
         if (cl->master_key.data) {
@@ -649,6 +735,11 @@ ngx_miroir_cluster_check(ngx_conf_t *cf, ngx_miroir_cluster_conf_t *cl)
     ngx_conf_init_msec_value(cl->connect_timeout, 1000);
     ngx_conf_init_msec_value(cl->node_timeout, 5000);
     ngx_conf_init_msec_value(cl->deadline, 10000);
+    ngx_conf_init_msec_value(cl->hedge_after, 0);
+    ngx_conf_init_uint_value(cl->write_quorum, NGX_MIROIR_QUORUM_ALL);
+    ngx_conf_init_value(cl->allow_partial, 0);
+    ngx_conf_init_value(cl->stable_ties, 0);
+    ngx_conf_init_size_value(cl->max_payload, 100 * 1024 * 1024);
 
     if (cl->shards < MIROIR_MIN_SHARDS || cl->shards > MIROIR_MAX_SHARDS) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

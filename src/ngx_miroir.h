@@ -9,8 +9,11 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <cjson/cJSON.h>
+
 #include "miroir_common.h"
 #include "miroir_error.h"
+#include "miroir_router.h"
 
 
 #define NGX_MIROIR_SHM_MAGIC     0x4d49524fU    /* "MIRO" */
@@ -64,6 +67,11 @@ typedef struct {
     uint32_t                        shards;
     uint32_t                        replication;
     uint32_t                        nnodes;
+
+    /* bumped by every forwarded index or settings change: readers that
+       cache an index's settings refetch them when it moves */
+    ngx_atomic_t                    settings_epoch;
+
     ngx_miroir_shm_node_t           nodes[MIROIR_MAX_NODES];
 } ngx_miroir_shm_cluster_t;
 
@@ -74,6 +82,11 @@ typedef struct {
     uint32_t                        nclusters;
     ngx_miroir_shm_cluster_t       *clusters[1];    /* nclusters entries */
 } ngx_miroir_shm_t;
+
+
+#define NGX_MIROIR_QUORUM_ALL       0
+#define NGX_MIROIR_QUORUM_MAJORITY  1
+#define NGX_MIROIR_QUORUM_ONE       2
 
 
 typedef struct ngx_miroir_cluster_conf_s  ngx_miroir_cluster_conf_t;
@@ -88,10 +101,18 @@ struct ngx_miroir_cluster_conf_s {
     ngx_msec_t                      connect_timeout;
     ngx_msec_t                      node_timeout;
     ngx_msec_t                      deadline;
+    ngx_msec_t                      hedge_after;    /* 0: no hedging */
     ngx_uint_t                      keepalive;
+    ngx_uint_t                      write_quorum;   /* NGX_MIROIR_QUORUM_* */
+    ngx_flag_t                      allow_partial;
+    ngx_flag_t                      stable_ties;
+    size_t                          max_payload;
     uint64_t                        config_hash;
     ngx_miroir_shm_cluster_t       *shm;            /* set by init_zone */
-    ngx_conf_t                     *cf_ctx_unused;
+
+    /* per worker: the shard table of topology version router_version */
+    miroir_router_t                *router;
+    uint64_t                        router_version;
 };
 
 
@@ -166,10 +187,13 @@ struct ngx_miroir_fanout_s {
 };
 
 
+typedef void (*ngx_miroir_body_pt)(ngx_http_request_t *r, ngx_str_t *body);
+
 /* Per-request context of the module. */
 typedef struct {
     ngx_miroir_call_t              *call;        /* set on node subrequests */
     ngx_miroir_fanout_t            *fanout;      /* set on the parent */
+    ngx_miroir_body_pt              body_handler;
     void                           *data;        /* route handler state */
 } ngx_miroir_ctx_t;
 
@@ -182,6 +206,14 @@ char *ngx_miroir_zone_add(ngx_conf_t *cf, ngx_miroir_main_conf_t *mmcf);
 ngx_int_t ngx_miroir_topology_snapshot(ngx_miroir_cluster_conf_t *cl,
     ngx_miroir_shm_cluster_t *out);
 uint64_t ngx_miroir_cluster_hash(ngx_miroir_cluster_conf_t *cl);
+
+/* ngx_miroir_route.c */
+const miroir_route_table_t *ngx_miroir_route_table(
+    ngx_miroir_cluster_conf_t *cl, ngx_log_t *log);
+ngx_uint_t ngx_miroir_down_nodes(ngx_miroir_cluster_conf_t *cl,
+    uint8_t *down);
+ngx_int_t ngx_miroir_missing_shards(ngx_miroir_cluster_conf_t *cl,
+    const uint8_t *down, ngx_log_t *log);
 
 /* ngx_miroir_upstream.c */
 ngx_int_t ngx_miroir_upstream_conf(ngx_conf_t *cf,
@@ -211,6 +243,16 @@ ngx_int_t ngx_miroir_send_raw(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_miroir_check_auth(ngx_http_request_t *r,
     ngx_miroir_cluster_conf_t *cl, miroir_error_t *err);
 void ngx_miroir_finish(ngx_http_request_t *r, ngx_int_t rc);
+
+/* ngx_miroir_body.c */
+ngx_int_t ngx_miroir_read_body(ngx_http_request_t *r,
+    ngx_miroir_body_pt handler);
+ngx_int_t ngx_miroir_body_bytes(ngx_http_request_t *r, ngx_str_t *body);
+cJSON *ngx_miroir_json_parse(ngx_http_request_t *r, u_char *data,
+    size_t len);
+ngx_int_t ngx_miroir_json_print(ngx_http_request_t *r, cJSON *json,
+    ngx_str_t *out);
+void *ngx_miroir_pool_own(ngx_http_request_t *r, void *p);
 
 /* ngx_miroir_routes.c */
 ngx_int_t ngx_miroir_api_handler(ngx_http_request_t *r);

@@ -195,7 +195,9 @@ ngx_miroir_health_done(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
 {
     u_char                     *p, *last;
     u_char                      nodes[512];
-    ngx_uint_t                  i, down;
+    uint8_t                     down[MIROIR_MAX_NODES];
+    ngx_int_t                   missing;
+    ngx_uint_t                  i, ndown;
     miroir_error_t              err;
     ngx_miroir_call_t          *call;
     ngx_miroir_node_conf_t     *node;
@@ -205,7 +207,9 @@ ngx_miroir_health_done(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
     cl = fo->cluster;
     call = fo->calls.elts;
     node = cl->nodes.elts;
-    down = 0;
+    ndown = 0;
+
+    ngx_memzero(down, sizeof(down));
 
     p = nodes;
     last = nodes + sizeof(nodes) - 1;
@@ -215,29 +219,35 @@ ngx_miroir_health_done(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
             continue;
         }
 
-        p = ngx_slprintf(p, last, "%s%V", down ? ", " : "",
+        down[call[i].node] = 1;
+        p = ngx_slprintf(p, last, "%s%V", ndown ? ", " : "",
                          &node[call[i].node].id);
-        down++;
+        ndown++;
     }
 
     *p = '\0';
 
-    /*
-     * With R copies of every shard, fewer than R unavailable nodes always
-     * leave each shard a live copy.
-     */
+    /* available while every shard keeps at least one answering copy */
 
-    if (down < cl->replication) {
+    missing = ngx_miroir_missing_shards(cl, down, r->connection->log);
+
+    if (missing == 0) {
         ngx_miroir_finish(r, ngx_miroir_send_json(r, NGX_HTTP_OK, ok,
                                                   sizeof(ok) - 1));
         return;
     }
 
+    if (missing < 0) {
+        ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     miroir_error_set(&err, NGX_HTTP_SERVICE_UNAVAILABLE,
                      "miroir_shards_unavailable", "system",
-                     "Some shards have no live copy: %lu of %lu nodes are "
-                     "unavailable (%s) with replication %lu.",
-                     (unsigned long) down, (unsigned long) cl->nodes.nelts,
+                     "%ld of %lu shards have no live copy: %lu of %lu nodes "
+                     "are unavailable (%s) with replication %lu.",
+                     (long) missing, (unsigned long) cl->shards,
+                     (unsigned long) ndown, (unsigned long) cl->nodes.nelts,
                      (char *) nodes, (unsigned long) cl->replication);
 
     ngx_miroir_finish(r, ngx_miroir_send_error(r, &err));

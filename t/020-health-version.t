@@ -129,7 +129,7 @@ connect() failed (111: Connection refused)
 GET /health
 --- error_code: 503
 --- response_body chomp
-{"message":"Some shards have no live copy: 2 of 3 nodes are unavailable (n1, n2) with replication 2.","code":"miroir_shards_unavailable","type":"system","link":"https://docs.meilisearch.com/errors#miroir_shards_unavailable"}
+{"message":"22 of 64 shards have no live copy: 2 of 3 nodes are unavailable (n1, n2) with replication 2.","code":"miroir_shards_unavailable","type":"system","link":"https://docs.meilisearch.com/errors#miroir_shards_unavailable"}
 --- error_log
 connect() failed (111: Connection refused)
 

@@ -21,6 +21,17 @@ static ngx_int_t ngx_miroir_path_is(ngx_str_t *path, const char *s);
 static void ngx_miroir_route_path(ngx_http_request_t *r, ngx_str_t *path);
 
 
+/*
+ * The write path (ngx_miroir_write*.c) and the read path
+ * (ngx_miroir_read*.c) each answer the routes they know and return
+ * NGX_DECLINED for the others.  Weak while they are being written.
+ */
+ngx_int_t ngx_miroir_write_route(ngx_http_request_t *r,
+    ngx_miroir_cluster_conf_t *cl, ngx_str_t *path) __attribute__((weak));
+ngx_int_t ngx_miroir_read_route(ngx_http_request_t *r,
+    ngx_miroir_cluster_conf_t *cl, ngx_str_t *path) __attribute__((weak));
+
+
 static ngx_str_t  ngx_miroir_health_uri = ngx_string("/health");
 static ngx_str_t  ngx_miroir_version_uri = ngx_string("/version");
 
@@ -77,6 +88,20 @@ ngx_miroir_api_handler(ngx_http_request_t *r)
         }
 
         return ngx_miroir_version(r, mlcf->cluster, 0);
+    }
+
+    if (ngx_miroir_write_route) {
+        rc = ngx_miroir_write_route(r, mlcf->cluster, &path);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    if (ngx_miroir_read_route) {
+        rc = ngx_miroir_read_route(r, mlcf->cluster, &path);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
     }
 
     /* like Meilisearch: an unknown route is a 404 with an empty body */

@@ -11,12 +11,13 @@ SHELL       := /bin/bash
 NGX_SRC     ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
 PYTHON      ?= /usr/bin/python3
-BUILD       := build
+BUILD       ?= build
 NGX_BUILD   := $(BUILD)/nginx
-MODULE      := objs/ngx_miroir_module.so
+MODULE      ?= objs/ngx_miroir_module.so
 
 CC          ?= gcc
-CFLAGS_CORE ?= -std=c11 -O2 -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
+SAN_FLAGS   ?=
+CFLAGS_CORE ?= -std=c11 -O2 -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L $(SAN_FLAGS)
 CHECK_LIBS  := -lcheck -lsubunit -lm -lrt -lpthread -lcjson -lxxhash
 
 NGX_C       := ngx_miroir_module.c $(wildcard src/ngx_miroir_*.c)
@@ -36,7 +37,7 @@ SRC_LIST    := $(BUILD)/srclist
 SRC_NOW     := $(sort $(NGX_C) $(CORE_C))
 
 .PHONY: all module deps test unit test-unit test-meilisim test-golden test-t \
-        run stop bench fuzz clean release-notes test-asan
+        run stop bench fuzz clean release-notes test-asan test-release-notes deb
 
 all: module
 
@@ -98,6 +99,36 @@ test-t: $(MODULE)
 	TEST_NGINX_BINARY=$(NGINX) \
 	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(MODULE) \
 	    prove -I t/lib $(PROVE_FLAGS) t/
+
+# The module and the core built with AddressSanitizer and UBSan; the whole
+# Check and t/ suites run against them.  Debian's nginx is not instrumented,
+# so it runs with the sanitizer runtime preloaded (a wrapper script), and
+# every report goes to build/asan/san.* (any such file fails the target).
+ASAN_DIR    := build/asan
+ASAN_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined
+
+test-asan:
+	$(MAKE) --no-print-directory BUILD=$(ASAN_DIR) \
+	    MODULE=$(ASAN_DIR)/ngx_miroir_module.so \
+	    NGX_CC_OPT="$(ASAN_CFLAGS) -fPIC" \
+	    NGX_LD_OPT="-fsanitize=address,undefined -fPIC" \
+	    SAN_FLAGS="$(ASAN_CFLAGS)" module unit
+	rm -f $(ASAN_DIR)/san.*
+	printf '#!/bin/sh\nLD_PRELOAD="%s %s" exec $(NGINX) "$$@"\n' \
+	    "$$($(CC) -print-file-name=libasan.so)" \
+	    "$$($(CC) -print-file-name=libubsan.so)" > $(ASAN_DIR)/nginx
+	chmod +x $(ASAN_DIR)/nginx
+	ASAN_OPTIONS=detect_leaks=0:log_path=$(CURDIR)/$(ASAN_DIR)/san \
+	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/$(ASAN_DIR)/san \
+	TEST_NGINX_BINARY=$(CURDIR)/$(ASAN_DIR)/nginx \
+	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(ASAN_DIR)/ngx_miroir_module.so \
+	TEST_NGINX_SERVROOT=$(CURDIR)/$(ASAN_DIR)/servroot \
+	    prove -I t/lib $(PROVE_FLAGS) t/
+	@if ls $(ASAN_DIR)/san.* >/dev/null 2>&1; then \
+	    cat $(ASAN_DIR)/san.*; echo "test-asan: sanitizer reports above"; exit 1; \
+	fi
+	@echo "test-asan: no sanitizer report"
 
 test: module
 	@bin/run-tests

@@ -168,6 +168,10 @@ fuzz: $(FUZZ_BIN)
 	        $(BUILD)/fuzz/corpus-$$n fuzz/corpus/$$n 2>&1 | tail -n 12 || exit 1; \
 	done
 
+# ---------------------------------------------------------------- package
+deb: module
+	bin/make-deb $(MODULE)
+
 # ---------------------------------------------------------------- misc
 deps:
 	bin/install-deps

@@ -17,7 +17,7 @@
 
 
 #define NGX_MIROIR_SHM_MAGIC     0x4d49524fU    /* "MIRO" */
-#define NGX_MIROIR_SHM_LAYOUT    1
+#define NGX_MIROIR_SHM_LAYOUT    2
 #define NGX_MIROIR_ADDR_LEN      128
 #define NGX_MIROIR_NAME_LEN      64
 
@@ -46,6 +46,36 @@ typedef struct {
 } ngx_miroir_node_conf_t;
 
 
+/* Route classes and event counters of the metrics (ngx_miroir_metrics.c). */
+typedef enum {
+    NGX_MIROIR_ROUTE_OTHER = 0,
+    NGX_MIROIR_ROUTE_HEALTH,
+    NGX_MIROIR_ROUTE_VERSION,
+    NGX_MIROIR_ROUTE_SEARCH,
+    NGX_MIROIR_ROUTE_MULTI_SEARCH,
+    NGX_MIROIR_ROUTE_FACET_SEARCH,
+    NGX_MIROIR_ROUTE_DOCUMENTS,
+    NGX_MIROIR_ROUTE_INDEXES,
+    NGX_MIROIR_ROUTE_SETTINGS,
+    NGX_MIROIR_ROUTE_TASKS,
+    NGX_MIROIR_ROUTE_STATS,
+    NGX_MIROIR_ROUTE_KEYS,
+    NGX_MIROIR_ROUTE_ADMIN,
+    NGX_MIROIR_ROUTE_N
+} ngx_miroir_route_class_e;
+
+typedef enum {
+    NGX_MIROIR_COUNTER_QUORUM_FAILURES = 0,
+    NGX_MIROIR_COUNTER_HEDGES_SENT,
+    NGX_MIROIR_COUNTER_HEDGES_WON,
+    NGX_MIROIR_COUNTER_PARTIAL,
+    NGX_MIROIR_COUNTER_FAILOVERS,
+    NGX_MIROIR_COUNTER_N
+} ngx_miroir_counter_e;
+
+typedef struct ngx_miroir_metrics_s  ngx_miroir_metrics_t;
+
+
 /* The per-cluster part of the shared zone. */
 typedef struct {
     u_char                          id[MIROIR_NODE_ID_LEN];
@@ -72,7 +102,12 @@ typedef struct {
        cache an index's settings refetch them when it moves */
     ngx_atomic_t                    settings_epoch;
 
+    ngx_miroir_metrics_t           *metrics;        /* slab, never freed */
+
     ngx_miroir_shm_node_t           nodes[MIROIR_MAX_NODES];
+
+    /* the write path's task log and stale marks (ngx_miroir_tasks.c) */
+    void                           *tasks;
 } ngx_miroir_shm_cluster_t;
 
 
@@ -253,6 +288,33 @@ cJSON *ngx_miroir_json_parse(ngx_http_request_t *r, u_char *data,
 ngx_int_t ngx_miroir_json_print(ngx_http_request_t *r, cJSON *json,
     ngx_str_t *out);
 void *ngx_miroir_pool_own(ngx_http_request_t *r, void *p);
+
+/* ngx_miroir_tasks.c: task log and stale marks (write path) */
+ngx_int_t ngx_miroir_tasks_init_module(ngx_cycle_t *cycle);
+ngx_uint_t ngx_miroir_shard_is_stale(ngx_miroir_cluster_conf_t *cl,
+    ngx_uint_t shard, ngx_uint_t node);
+
+/* ngx_miroir_metrics.c */
+size_t ngx_miroir_metrics_size(void);
+void ngx_miroir_metrics_count(ngx_miroir_cluster_conf_t *cl,
+    ngx_uint_t counter);
+void ngx_miroir_metrics_call_start(ngx_miroir_cluster_conf_t *cl,
+    ngx_uint_t node);
+void ngx_miroir_metrics_call_done(ngx_miroir_cluster_conf_t *cl,
+    ngx_uint_t node, ngx_uint_t failed, ngx_msec_t elapsed);
+ngx_uint_t ngx_miroir_route_class(ngx_str_t *uri, ngx_uint_t role);
+ngx_int_t ngx_miroir_metrics_log_handler(ngx_http_request_t *r);
+ngx_int_t ngx_miroir_metrics_handler(ngx_http_request_t *r,
+    ngx_miroir_cluster_conf_t *cl);
+void ngx_miroir_metrics_node(ngx_miroir_cluster_conf_t *cl, ngx_uint_t node,
+    uint64_t *requests, uint64_t *errors, int64_t *outstanding);
+
+/* ngx_miroir_status.c */
+ngx_int_t ngx_miroir_status_handler(ngx_http_request_t *r,
+    ngx_miroir_cluster_conf_t *cl);
+ngx_int_t ngx_miroir_health_handler(ngx_http_request_t *r,
+    ngx_miroir_cluster_conf_t *cl);
+ngx_int_t ngx_miroir_ui_handler(ngx_http_request_t *r);
 
 /* ngx_miroir_routes.c */
 ngx_int_t ngx_miroir_api_handler(ngx_http_request_t *r);

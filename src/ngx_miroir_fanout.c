@@ -206,6 +206,8 @@ ngx_miroir_call_start(ngx_miroir_call_t *call)
     call->elapsed = ngx_current_msec;
     fo->pending++;
 
+    ngx_miroir_metrics_call_start(fo->cluster, call->node);
+
     return NGX_OK;
 }
 
@@ -234,6 +236,9 @@ ngx_miroir_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     ngx_miroir_node_report(fo->cluster, call->node,
                            call->ok && call->status < 500);
+    ngx_miroir_metrics_call_done(fo->cluster, call->node,
+                                 !call->ok || call->status >= 500,
+                                 call->elapsed);
 
     if (fo->pending) {
         fo->pending--;

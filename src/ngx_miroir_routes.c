@@ -137,11 +137,37 @@ ngx_miroir_admin_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    ngx_miroir_route_path(r, &path);
+
+    /* the page holds no data: it asks for the key and fetches the status */
+
+    if (ngx_miroir_path_is(&path, "/_miroir/ui")) {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            return NGX_HTTP_NOT_ALLOWED;
+        }
+
+        return ngx_miroir_ui_handler(r);
+    }
+
     if (ngx_miroir_check_auth(r, mlcf->cluster, &err) != NGX_OK) {
         return ngx_miroir_send_error(r, &err);
     }
 
-    ngx_miroir_route_path(r, &path);
+    if (ngx_miroir_path_is(&path, "/_miroir/status")) {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            return NGX_HTTP_NOT_ALLOWED;
+        }
+
+        return ngx_miroir_status_handler(r, mlcf->cluster);
+    }
+
+    if (ngx_miroir_path_is(&path, "/_miroir/health")) {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            return NGX_HTTP_NOT_ALLOWED;
+        }
+
+        return ngx_miroir_health_handler(r, mlcf->cluster);
+    }
 
     if (ngx_miroir_path_is(&path, "/_miroir/topology")) {
         if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -149,6 +175,14 @@ ngx_miroir_admin_handler(ngx_http_request_t *r)
         }
 
         return ngx_miroir_topology(r, mlcf->cluster);
+    }
+
+    if (ngx_miroir_path_is(&path, "/_miroir/metrics")) {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            return NGX_HTTP_NOT_ALLOWED;
+        }
+
+        return ngx_miroir_metrics_handler(r, mlcf->cluster);
     }
 
     miroir_error_set(&err, NGX_HTTP_NOT_FOUND, "miroir_route_not_found",

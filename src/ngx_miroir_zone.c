@@ -233,6 +233,14 @@ ngx_miroir_zone_sync(ngx_shm_zone_t *shm_zone, ngx_miroir_main_conf_t *mmcf,
                 ngx_miroir_zone_fill(sc, &cl[i]);
                 sc->version = version;
                 cl[i].shm = sc;
+
+                sc->metrics = ngx_slab_calloc_locked(shpool,
+                                                  ngx_miroir_metrics_size());
+                if (sc->metrics == NULL) {
+                    rc = NGX_ERROR;
+                    goto done;
+                }
+
                 continue;
             }
 
@@ -240,6 +248,15 @@ ngx_miroir_zone_sync(ngx_shm_zone_t *shm_zone, ngx_miroir_main_conf_t *mmcf,
         }
 
         cl[i].shm = sc;
+
+        if (sc->metrics == NULL) {
+            sc->metrics = ngx_slab_calloc_locked(shpool,
+                                                 ngx_miroir_metrics_size());
+            if (sc->metrics == NULL) {
+                rc = NGX_ERROR;
+                goto done;
+            }
+        }
 
         if (sc->version == 0 || sc->config_hash != cl[i].config_hash) {
             ngx_miroir_zone_fill(sc, &cl[i]);

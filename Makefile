@@ -37,7 +37,8 @@ SRC_LIST    := $(BUILD)/srclist
 SRC_NOW     := $(sort $(NGX_C) $(CORE_C))
 
 .PHONY: all module deps test unit test-unit test-meilisim test-golden test-t \
-        run stop bench fuzz clean release-notes test-asan test-release-notes deb
+        run stop bench fuzz clean release-notes test-asan test-release-notes deb \
+        test-valgrind
 
 all: module
 
@@ -135,6 +136,22 @@ test: module
 
 test-release-notes:
 	tests/release-notes.sh
+
+# The t/ suite with nginx under valgrind's memcheck (slow: minutes).  Any
+# invalid access, use of uninitialised memory or definite leak fails it.
+VG_DIR := build/valgrind
+
+test-valgrind: $(MODULE)
+	rm -rf $(VG_DIR) && mkdir -p $(VG_DIR)
+	TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_VALGRIND_DIR=$(CURDIR)/$(VG_DIR) \
+	TEST_NGINX_TIMEOUT=20 TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(MODULE) \
+	TEST_NGINX_SERVROOT=$(CURDIR)/$(VG_DIR)/servroot \
+	    prove -I t/lib $(PROVE_FLAGS) $(or $(VG_TESTS),t/)
+	@bad=$$(grep -lE 'Invalid (read|write|free)|uninitialised|definitely lost: [1-9]' \
+	        $(VG_DIR)/valgrind.*.log 2>/dev/null); \
+	if [ -n "$$bad" ]; then cat $$bad; echo "test-valgrind: reports above"; exit 1; fi
+	@echo "test-valgrind: $$(ls $(VG_DIR)/valgrind.*.log | wc -l) nginx processes, no invalid access, no definite leak"
 
 # ---------------------------------------------------------------- demo
 run: module

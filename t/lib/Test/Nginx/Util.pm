@@ -375,6 +375,18 @@ sub nginx_cmd {
     }
     my @cmd = ($NginxBinary, '-p', "$ServRoot/", '-c', $ConfFile);
     push @cmd, '-e', $ErrLogFile if $HasDashE;
+
+    # TEST_NGINX_USE_VALGRIND=1 (the real module's name): nginx runs under
+    # memcheck; the daemon and its workers are forks, so they stay under
+    # it.  Reports go to $TEST_NGINX_VALGRIND_DIR (default: logs/).
+    if ($ENV{TEST_NGINX_USE_VALGRIND}) {
+        my $dir = $ENV{TEST_NGINX_VALGRIND_DIR} || $LogDir;
+        unshift @cmd, 'valgrind', '-q', '--tool=memcheck',
+            '--leak-check=full', '--show-leak-kinds=definite',
+            '--errors-for-leak-kinds=definite', '--num-callers=30',
+            "--log-file=$dir/valgrind.%p.log";
+    }
+
     return @cmd;
 }
 
@@ -406,7 +418,7 @@ sub start_nginx {
     }
 
     # the daemon writes its pid file right after forking
-    for (1 .. 100) {
+    for (1 .. ($ENV{TEST_NGINX_USE_VALGRIND} ? 1500 : 100)) {
         if (-s $PidFile) {
             my $p = read_file_from($PidFile, 0);
             if ($p =~ /(\d+)/) { $NginxPid = $1; last; }
@@ -422,7 +434,7 @@ sub start_nginx {
 
 sub wait_for_port {
     my ($name) = @_;
-    for (1 .. 150) {
+    for (1 .. ($ENV{TEST_NGINX_USE_VALGRIND} ? 1500 : 150)) {
         my $s = IO::Socket::INET->new(PeerAddr => $ServerAddr,
                                       PeerPort => $ServerPort,
                                       Proto => 'tcp', Timeout => 1);

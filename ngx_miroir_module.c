@@ -11,8 +11,10 @@
  */
 
 #include "ngx_miroir.h"
+#include "ngx_miroir_rebalance.h"
 
 
+static ngx_int_t ngx_miroir_postconfiguration(ngx_conf_t *cf);
 static void *ngx_miroir_create_main_conf(ngx_conf_t *cf);
 static char *ngx_miroir_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_miroir_create_loc_conf(ngx_conf_t *cf);
@@ -76,7 +78,7 @@ static ngx_command_t  ngx_miroir_commands[] = {
 
 static ngx_http_module_t  ngx_miroir_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_miroir_postconfiguration,          /* postconfiguration */
 
     ngx_miroir_create_main_conf,           /* create main configuration */
     ngx_miroir_init_main_conf,             /* init main configuration */
@@ -95,7 +97,7 @@ ngx_module_t  ngx_http_miroir_module = {
     ngx_miroir_commands,                   /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_miroir_tasks_init_module,          /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -103,6 +105,33 @@ ngx_module_t  ngx_http_miroir_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/* Count every request of a miroir location once it is logged. */
+static ngx_int_t
+ngx_miroir_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_miroir_main_conf_t     *mmcf;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_miroir_module);
+
+    if (mmcf->clusters.nelts == 0) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_miroir_metrics_log_handler;
+
+    return NGX_OK;
+}
 
 
 static void *
@@ -177,7 +206,8 @@ ngx_miroir_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
+    /* the helper process (migrations) lives on the state directory */
+    return ngx_miroir_helper_init_conf(cf, mmcf);
 }
 
 
@@ -344,6 +374,9 @@ ngx_miroir_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cl->allow_partial = NGX_CONF_UNSET;
     cl->stable_ties = NGX_CONF_UNSET;
     cl->max_payload = NGX_CONF_UNSET_SIZE;
+    cl->rebalance_concurrency = NGX_CONF_UNSET_UINT;
+    cl->rebalance_rate = NGX_CONF_UNSET_UINT;
+    cl->down_after = NGX_CONF_UNSET_MSEC;
 
     if (ngx_array_init(&cl->nodes, cf->pool, 4,
                        sizeof(ngx_miroir_node_conf_t))
@@ -422,6 +455,15 @@ ngx_miroir_cluster_line(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 
     } else if (ngx_strcmp(value[0].data, "keepalive") == 0) {
         up = &cl->keepalive;
+
+    } else if (ngx_strcmp(value[0].data, "rebalance_concurrency") == 0) {
+        up = &cl->rebalance_concurrency;
+
+    } else if (ngx_strcmp(value[0].data, "rebalance_rate") == 0) {
+        up = &cl->rebalance_rate;       /* documents/s, 0: unlimited */
+
+    } else if (ngx_strcmp(value[0].data, "down_after") == 0) {
+        mp = &cl->down_after;
 
     } else if (ngx_strcmp(value[0].data, "connect_timeout") == 0) {
         mp = &cl->connect_timeout;
@@ -691,6 +733,26 @@ ngx_miroir_cluster_node(ngx_conf_t *cf, ngx_miroir_cluster_conf_t *cl)
         if (ngx_strncmp(value[i].data, "key=", 4) == 0) {
             node->key.data = value[i].data + 4;
             node->key.len = value[i].len - 4;
+
+            /*
+             * nginx keeps quotes that do not open a token: key="K" reaches
+             * here with its quotes, which are not part of the key.
+             */
+
+            if (node->key.len >= 2
+                && (node->key.data[0] == '"' || node->key.data[0] == '\'')
+                && node->key.data[node->key.len - 1] == node->key.data[0])
+            {
+                node->key.data++;
+                node->key.len -= 2;
+            }
+
+            if (node->key.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "empty key for node \"%V\"", &value[1]);
+                return NGX_CONF_ERROR;
+            }
+
             continue;
         }
 
@@ -740,6 +802,16 @@ ngx_miroir_cluster_check(ngx_conf_t *cf, ngx_miroir_cluster_conf_t *cl)
     ngx_conf_init_value(cl->allow_partial, 0);
     ngx_conf_init_value(cl->stable_ties, 0);
     ngx_conf_init_size_value(cl->max_payload, 100 * 1024 * 1024);
+    ngx_conf_init_uint_value(cl->rebalance_concurrency, 4);
+    ngx_conf_init_uint_value(cl->rebalance_rate, 0);
+    ngx_conf_init_msec_value(cl->down_after, 300000);
+
+    if (cl->rebalance_concurrency == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"rebalance_concurrency\" of miroir_cluster "
+                           "\"%V\" must be at least 1", &cl->name);
+        return NGX_CONF_ERROR;
+    }
 
     if (cl->shards < MIROIR_MIN_SHARDS || cl->shards > MIROIR_MAX_SHARDS) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -1,7 +1,8 @@
 # First traffic through Miroir to real (emulated) Meilisearch nodes:
 # GET /health is answered by Miroir from every node's health (available
 # while each shard keeps a live copy), GET /version is proxied to one live
-# node with that node's own key, failing over when a node is down; a hung
+# node with that node's own key (quoted or not in the configuration),
+# failing over when a node is down; a hung
 # node costs at most the node timeout.  Node keys never reach the client.
 # Blocks run in order: kill_node / pause_node / restart_node sections act on
 # the emulated nodes just before their block runs.
@@ -36,7 +37,7 @@ our $HttpConfig = <<'_EOC_';
         master_key "s3cret";
         node_timeout 500ms;
         node n1 $TEST_NGINX_NODE1 key=node-key-0123456789;
-        node n2 $TEST_NGINX_NODE2 key=node-key-0123456789;
+        node n2 $TEST_NGINX_NODE2 key="node-key-0123456789";
         node n3 $TEST_NGINX_NODE3 key=node-key-0123456789;
     }
 _EOC_

@@ -162,7 +162,7 @@ miroir_task_duration(int64_t sec, int32_t nsec, char *buf, size_t size)
 {
     char     days[32], frac[16];
     int64_t  d;
-    int      digits;
+    int      digits, i;
     int32_t  f;
 
     d = sec / 86400;
@@ -183,7 +183,13 @@ miroir_task_duration(int64_t sec, int32_t nsec, char *buf, size_t size)
             digits -= 3;
         }
 
-        snprintf(frac, sizeof(frac), ".%0*d", digits, (int) f);
+        /* digits is 3, 6 or 9 and f < 10^digits: write them by hand */
+        frac[0] = '.';
+        for (i = digits; i > 0; i--) {
+            frac[i] = (char) ('0' + f % 10);
+            f /= 10;
+        }
+        frac[digits + 1] = '\0';
     }
 
     return (size_t) snprintf(buf, size, "P%sT%lld%sS", days, (long long) sec,

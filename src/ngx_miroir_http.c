@@ -4,6 +4,7 @@
  */
 
 #include "ngx_miroir.h"
+#include "ngx_miroir_keys.h"
 
 
 ngx_int_t
@@ -84,65 +85,16 @@ ngx_miroir_send_error(ngx_http_request_t *r, miroir_error_t *err)
 }
 
 
-/* Compare in time independent of where the first difference is. */
-static ngx_uint_t
-ngx_miroir_key_equal(ngx_str_t *a, u_char *b, size_t blen)
-{
-    size_t      i;
-    ngx_uint_t  diff;
-
-    diff = a->len ^ blen;
-
-    for (i = 0; i < blen; i++) {
-        diff |= (ngx_uint_t) (b[i] ^ a->data[i % (a->len ? a->len : 1)]);
-    }
-
-    return diff == 0;
-}
-
-
+/*
+ * The master key, or an API key or tenant token allowing the route's
+ * action and index (ngx_miroir_keys.c, which keeps the result for the
+ * read path: ngx_miroir_auth_get()).
+ */
 ngx_int_t
 ngx_miroir_check_auth(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
     miroir_error_t *err)
 {
-    u_char           *p, *last;
-    ngx_table_elt_t  *h;
-
-    if (cl->master_key.len == 0) {
-        return NGX_OK;
-    }
-
-    h = r->headers_in.authorization;
-
-    if (h == NULL || h->value.len < sizeof("Bearer ") - 1
-        || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ",
-                           sizeof("Bearer ") - 1) != 0)
-    {
-        miroir_error_set(err, NGX_HTTP_UNAUTHORIZED,
-                         "missing_authorization_header", "auth",
-                         "The Authorization header is missing. It must use "
-                         "the bearer authorization method.");
-        return NGX_ERROR;
-    }
-
-    p = h->value.data + sizeof("Bearer ") - 1;
-    last = h->value.data + h->value.len;
-
-    while (p < last && *p == ' ') {
-        p++;
-    }
-
-    while (last > p && last[-1] == ' ') {
-        last--;
-    }
-
-    if (!ngx_miroir_key_equal(&cl->master_key, p, last - p)) {
-        miroir_error_set(err, NGX_HTTP_FORBIDDEN, "invalid_api_key", "auth",
-                         "The provided API key is invalid.");
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return ngx_miroir_keys_check(r, cl, err);
 }
 
 
@@ -151,4 +103,74 @@ void
 ngx_miroir_finish(ngx_http_request_t *r, ngx_int_t rc)
 {
     ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * Meilisearch refuses a query-string parameter it does not know with
+ * bad_request, naming the ones it accepts.  allowed ends with NULL.
+ */
+ngx_int_t
+ngx_miroir_check_args(ngx_http_request_t *r, const char *const *allowed,
+    miroir_error_t *err)
+{
+    u_char      *p, *last, *name, *end, *q, *qlast;
+    size_t       len;
+    u_char       list[512];
+    ngx_uint_t   i;
+
+    p = r->args.data;
+    last = p + r->args.len;
+
+    while (p < last) {
+        name = p;
+
+        while (p < last && *p != '&') {
+            p++;
+        }
+
+        end = ngx_strlchr(name, p, '=');
+        if (end == NULL) {
+            end = p;
+        }
+
+        len = end - name;
+
+        if (p < last) {
+            p++;
+        }
+
+        if (len == 0) {
+            continue;
+        }
+
+        for (i = 0; allowed[i]; i++) {
+            if (ngx_strlen(allowed[i]) == len
+                && ngx_strncmp(allowed[i], name, len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (allowed[i]) {
+            continue;
+        }
+
+        q = list;
+        qlast = list + sizeof(list) - 1;
+
+        for (i = 0; allowed[i]; i++) {
+            q = ngx_slprintf(q, qlast, "%s`%s`", i ? ", " : "", allowed[i]);
+        }
+
+        *q = '\0';
+
+        miroir_error_set(err, NGX_HTTP_BAD_REQUEST, "bad_request",
+                         "invalid_request",
+                         "Unknown parameter `%.*s`: expected one of %s",
+                         (int) ngx_min(len, 200), name, (char *) list);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }

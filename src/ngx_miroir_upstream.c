@@ -35,6 +35,7 @@ typedef struct {
     off_t                           content_length;
     ngx_http_chunked_t              chunked;
     u_char                         *wpos;
+    u_char                         *body;       /* Content-Length body */
     unsigned                        is_chunked:1;
     unsigned                        close:1;
     unsigned                        complete:1;
@@ -422,6 +423,8 @@ ngx_miroir_create_request(ngx_http_request_t *r)
         len += sizeof("Authorization: " CRLF) - 1 + node->auth.len;
     }
 
+    len += call->headers.len;
+
     if (call->body || call->method == NGX_HTTP_POST
         || call->method == NGX_HTTP_PUT || call->method == NGX_HTTP_PATCH)
     {
@@ -460,6 +463,10 @@ ngx_miroir_create_request(ngx_http_request_t *r)
         p = ngx_cpymem(p, "Authorization: ", sizeof("Authorization: ") - 1);
         p = ngx_cpymem(p, node->auth.data, node->auth.len);
         *p++ = CR; *p++ = LF;
+    }
+
+    if (call->headers.len) {
+        p = ngx_cpymem(p, call->headers.data, call->headers.len);
     }
 
     if (call->body || call->method == NGX_HTTP_POST
@@ -690,7 +697,12 @@ ngx_miroir_process_header(ngx_http_request_t *r)
      */
 
     u->headers_in.status_n = NGX_HTTP_OK;
-    u->headers_in.content_length_n = uc->content_length;
+    /*
+     * The in-memory subrequest still goes through the postpone filter,
+     * which refuses a Content-Length above subrequest_output_buffer_size
+     * ("too big subrequest response"): nothing is output, so say unknown.
+     */
+    u->headers_in.content_length_n = -1;
     u->keepalive = 0;
 
     return NGX_OK;
@@ -737,6 +749,8 @@ ngx_miroir_input_init(void *data)
                 return NGX_ERROR;
             }
         }
+
+        uc->body = u->buffer.pos;
 
         return NGX_OK;
     }
@@ -833,6 +847,17 @@ ngx_miroir_input(void *data, ssize_t bytes)
         b->last += bytes;
         u->length -= bytes;
 
+        /*
+         * The non-buffered upstream loop rewinds the buffer to b->start
+         * once nothing is pending downstream: keep start past the body
+         * read so far (uc->body marks its beginning).
+         */
+
+        if (uc->body) {
+            b->start = b->last;
+            b->pos = b->last;
+        }
+
         if (u->length == 0) {
             uc->complete = 1;
             u->keepalive = !uc->close;
@@ -919,7 +944,7 @@ ngx_miroir_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
     call->timed_out = (rc == NGX_HTTP_GATEWAY_TIME_OUT);
 
     if (call->status) {
-        call->response.data = u->buffer.pos;
-        call->response.len = u->buffer.last - u->buffer.pos;
+        call->response.data = uc->body ? uc->body : u->buffer.pos;
+        call->response.len = u->buffer.last - call->response.data;
     }
 }

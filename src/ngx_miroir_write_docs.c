@@ -12,6 +12,12 @@
 
 #include "ngx_miroir_write.h"
 
+
+/* the query parameters of POST/PUT /indexes/:uid/documents */
+static const char *const  ngx_miroir_docs_args[] = {
+    "primaryKey", "csvDelimiter", "customMetadata", "skipCreation", NULL
+};
+
 #include <zlib.h>
 
 
@@ -259,7 +265,13 @@ ngx_miroir_write_docs_body(ngx_http_request_t *r, ngx_str_t *body)
 
     w->split = NULL;
 
-    /* Content-Type, then csvDelimiter, as Meilisearch checks them */
+    /* query parameters, Content-Type, then csvDelimiter: Meilisearch's order */
+
+    if (ngx_miroir_check_args(r, ngx_miroir_docs_args, &err) != NGX_OK) {
+        ngx_miroir_finish(r, ngx_miroir_send_error(r, &err));
+        return;
+    }
+
 
     if (w->content_type.len == 0) {
         miroir_error_set(&err, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,

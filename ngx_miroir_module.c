@@ -11,10 +11,12 @@
  */
 
 #include "ngx_miroir.h"
+#include "ngx_miroir_read.h"
 #include "ngx_miroir_rebalance.h"
 
 
 static ngx_int_t ngx_miroir_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_miroir_init_process(ngx_cycle_t *cycle);
 static void *ngx_miroir_create_main_conf(ngx_conf_t *cf);
 static char *ngx_miroir_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_miroir_create_loc_conf(ngx_conf_t *cf);
@@ -98,13 +100,24 @@ ngx_module_t  ngx_http_miroir_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     ngx_miroir_tasks_init_module,          /* init module */
-    NULL,                                  /* init process */
+    ngx_miroir_init_process,               /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/*
+ * Workers start the health probe of down nodes (one worker does it); the
+ * call is also made in the cache manager process, where it does nothing.
+ */
+static ngx_int_t
+ngx_miroir_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_miroir_read_init_process(cycle);
+}
 
 
 /* Count every request of a miroir location once it is logged. */

@@ -247,6 +247,13 @@ ngx_miroir_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     if (fo->pending == 0 && !fo->finished) {
         r->write_event_handler = ngx_miroir_fanout_resume;
         ngx_http_post_request(r, NULL);
+
+    } else if (fo->pending && !fo->finished && !fo->early && fo->ready
+               && fo->ready(fo))
+    {
+        fo->early = 1;
+        r->write_event_handler = ngx_miroir_fanout_resume;
+        ngx_http_post_request(r, NULL);
     }
 
     /*
@@ -267,7 +274,9 @@ ngx_miroir_fanout_resume(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_miroir_module);
     fo = ctx ? ctx->fanout : NULL;
 
-    if (fo == NULL || fo->finished || (fo->pending && !fo->expired)) {
+    if (fo == NULL || fo->finished
+        || (fo->pending && !fo->expired && !fo->early))
+    {
         return;
     }
 

@@ -10,40 +10,10 @@
 
 use Test::Nginx::Socket;
 use Miroir::Nodes;
-use File::Temp ();
+use Miroir::Cluster;
 use JSON::PP ();
 
-our $StateDir;
-BEGIN {
-    $StateDir = File::Temp::tempdir(CLEANUP => 1);
-    chmod 0755, $StateDir;     # the workers (nginx user) write in it
-    $ENV{TEST_NGINX_MIROIR_STATE} = "$StateDir/state";
-}
-
-Miroir::Nodes::start(count => 3, master_key => 'node-key-0123456789');
-
-our $HttpConfig = <<'_EOC_';
-    miroir_zone miroir 4m;
-    miroir_state $TEST_NGINX_MIROIR_STATE;
-    miroir_cluster main {
-        shards 64;
-        replication 2;
-        master_key "s3cret";
-        node_timeout 2s;
-        node n1 $TEST_NGINX_NODE1 key=node-key-0123456789;
-        node n2 $TEST_NGINX_NODE2 key=node-key-0123456789;
-        node n3 $TEST_NGINX_NODE3 key=node-key-0123456789;
-    }
-_EOC_
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value('http_config', $HttpConfig)
-        unless defined $block->http_config;
-    $block->set_value('config', "    location / { miroir main; }\n")
-        unless defined $block->config;
-    return $block;
-});
+Miroir::Cluster::setup(state => 1, options => 'node_timeout 2s;');
 
 our @Movies = map { { id => $_, title => "Movie $_", year => 1990 + $_ } }
               1 .. 40;

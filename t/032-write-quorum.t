@@ -7,45 +7,13 @@
 
 use Test::Nginx::Socket;
 use Miroir::Nodes;
-use File::Temp ();
+use Miroir::Cluster;
 
-our $StateDir;
-BEGIN {
-    $StateDir = File::Temp::tempdir(CLEANUP => 1);
-    chmod 0755, $StateDir;     # the workers (nginx user) write in it
-    $ENV{TEST_NGINX_MIROIR_STATE} = "$StateDir/state";
-}
-
-Miroir::Nodes::start(count => 3, master_key => 'node-key-0123456789');
-
-sub cluster {
-    my ($rf, $quorum) = @_;
-    return <<"_EOC_";
-    miroir_zone miroir 4m;
-    miroir_state \$TEST_NGINX_MIROIR_STATE;
-    miroir_cluster main {
-        shards 64;
-        replication $rf;
-        write_quorum $quorum;
-        master_key "s3cret";
-        node_timeout 1s;
-        node n1 \$TEST_NGINX_NODE1 key=node-key-0123456789;
-        node n2 \$TEST_NGINX_NODE2 key=node-key-0123456789;
-        node n3 \$TEST_NGINX_NODE3 key=node-key-0123456789;
-    }
-_EOC_
-}
-
-add_block_preprocessor(sub {
+Miroir::Cluster::setup(state => 1, hook => sub {
     my $block = shift;
-    for my $i (split ' ', $block->kill_node // '') {
-        Miroir::Nodes::kill_node($i);
-    }
     my ($rf, $q) = split ' ', ($block->cluster // '2 all');
-    $block->set_value('http_config', cluster($rf, $q));
-    $block->set_value('config', "    location / { miroir main; }\n")
-        unless defined $block->config;
-    return $block;
+    $block->set_value('http_config', Miroir::Cluster::http_config(
+        replication => $rf, options => "write_quorum $q;\nnode_timeout 1s;"));
 });
 
 our $Docs = '[' . join(',', map { "{\"id\":$_,\"v\":$_}" } 1 .. 10) . ']';
@@ -58,7 +26,7 @@ no_shuffle();
 run_tests();
 
 my $stale = '';
-if (open my $fh, '<', "$StateDir/state/stale-main.txt") {
+if (open my $fh, '<', "$ENV{TEST_NGINX_MIROIR_STATE}/stale-main.txt") {
     local $/;
     $stale = <$fh>;
 }

@@ -6,37 +6,11 @@
 
 use Test::Nginx::Socket;
 use Miroir::Nodes;
-use File::Temp ();
+use Miroir::Cluster;
 
-our $StateDir;
-BEGIN {
-    $StateDir = File::Temp::tempdir(CLEANUP => 1);
-    chmod 0755, $StateDir;     # the workers (nginx user) write in it
-    $ENV{TEST_NGINX_MIROIR_STATE} = "$StateDir/state";
-}
-
-Miroir::Nodes::start(count => 3, master_key => 'node-key-0123456789');
-
-our $HttpConfig = <<'_EOC_';
-    miroir_zone miroir 4m;
-    miroir_state $TEST_NGINX_MIROIR_STATE;
-    miroir_cluster main {
-        shards 64;
-        replication 2;
-        master_key "s3cret";
-        node_timeout 2s;
-        node n1 $TEST_NGINX_NODE1 key=node-key-0123456789;
-        node n2 $TEST_NGINX_NODE2 key=node-key-0123456789;
-        node n3 $TEST_NGINX_NODE3 key=node-key-0123456789;
-    }
-_EOC_
-
-add_block_preprocessor(sub {
+Miroir::Cluster::setup(state => 1, options => 'node_timeout 2s;',
+                       hook => sub {
     my $block = shift;
-    $block->set_value('http_config', $HttpConfig)
-        unless defined $block->http_config;
-    $block->set_value('config', "    location / { miroir main; }\n")
-        unless defined $block->config;
     if (defined $block->split_brain) {
         # node 2 disagrees on the primary key of "odd"
         Miroir::Nodes::http_post(1, '/indexes',
@@ -47,7 +21,6 @@ add_block_preprocessor(sub {
                                  '{"uid":"odd","primaryKey":"id"}');
         select(undef, undef, undef, 0.3);
     }
-    return $block;
 });
 
 no_root_location();

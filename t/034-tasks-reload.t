@@ -5,38 +5,9 @@
 
 use Test::Nginx::Socket;
 use Miroir::Nodes;
-use File::Temp ();
+use Miroir::Cluster;
 
-our $StateDir;
-BEGIN {
-    $StateDir = File::Temp::tempdir(CLEANUP => 1);
-    chmod 0755, $StateDir;     # the workers (nginx user) write in it
-    $ENV{TEST_NGINX_MIROIR_STATE} = "$StateDir/state";
-}
-
-Miroir::Nodes::start(count => 3, master_key => 'node-key-0123456789');
-
-our $HttpConfig = <<'_EOC_';
-    miroir_zone miroir 4m;
-    miroir_state $TEST_NGINX_MIROIR_STATE;
-    miroir_cluster main {
-        shards 64;
-        replication 2;
-        master_key "s3cret";
-        node n1 $TEST_NGINX_NODE1 key=node-key-0123456789;
-        node n2 $TEST_NGINX_NODE2 key=node-key-0123456789;
-        node n3 $TEST_NGINX_NODE3 key=node-key-0123456789;
-    }
-_EOC_
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value('http_config', $HttpConfig)
-        unless defined $block->http_config;
-    $block->set_value('config', "    location / { miroir main; }\n")
-        unless defined $block->config;
-    return $block;
-});
+Miroir::Cluster::setup(state => 1);
 
 use_hup();
 no_root_location();
@@ -45,9 +16,9 @@ plan tests => repeat_each() * 5 * 4 + 2;
 no_shuffle();
 run_tests();
 
-ok(-s "$StateDir/state/tasks-main.log", 'the task log is written');
+ok(-s "$ENV{TEST_NGINX_MIROIR_STATE}/tasks-main.log", 'the task log is written');
 my $lines = 0;
-if (open my $fh, '<', "$StateDir/state/tasks-main.log") {
+if (open my $fh, '<', "$ENV{TEST_NGINX_MIROIR_STATE}/tasks-main.log") {
     $lines++ while <$fh>;
 }
 cmp_ok($lines, '>=', 2, 'one line per task, one more once final');

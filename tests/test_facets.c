@@ -229,6 +229,36 @@ START_TEST(test_facets_stats_raw_text)
 END_TEST
 
 
+/* Miroir's routing tags (asked by facets ["*"]) never reach the client */
+START_TEST(test_facets_reserved_hidden)
+{
+    static const char *const  d[] = {
+        "{\"_miroir_o0\":{\"n1\":3},\"g\":{\"a\":1},"
+        "\"_miroir_shard\":{\"4\":1}}",
+        "{\"g\":{\"a\":2},\"_miroir_o1\":{\"n2\":1}}",
+    };
+    miroir_facet_rule_t  rule = { "*", MIROIR_FACET_ALPHA };
+    miroir_facet_conf_t  conf = { 100, &rule, 1, 0 };
+    miroir_facets_t     *f;
+    miroir_error_t       err;
+    miroir_buf_t         b;
+
+    check_dist(d, 2, &conf, "{\"g\":{\"a\":3}}");
+
+    f = miroir_facets_create();
+    ck_assert_int_eq(miroir_facets_add_stats(f,
+        sp("{\"_miroir_shard\":{\"min\":0,\"max\":63},"
+           "\"p\":{\"min\":1,\"max\":2}}"), &err), MIROIR_OK);
+    memset(&b, 0, sizeof(b));
+    ck_assert_int_eq(miroir_facets_write_stats(f, &b), MIROIR_OK);
+    miroir_buf_addc(&b, '\0');
+    ck_assert_str_eq(b.data, "{\"p\":{\"min\":1,\"max\":2}}");
+    miroir_buf_free(&b);
+    miroir_facets_free(f);
+}
+END_TEST
+
+
 static const char *const  bad_dist[] = {
     "[]", "{\"g\":[]}", "{\"g\":{\"a\":\"1\"}}", "{\"g\":{\"a\":-1}}",
     "{\"g\":{\"a\":null}}",
@@ -269,6 +299,7 @@ facets_suite(void)
     tcase_add_test(tc, test_facets_alpha_numbers);
     tcase_add_test(tc, test_facets_normalized_grouping);
     tcase_add_test(tc, test_facets_stats_raw_text);
+    tcase_add_test(tc, test_facets_reserved_hidden);
     tcase_add_loop_test(tc, test_facets_bad, 0,
                         sizeof(bad_dist) / sizeof(bad_dist[0]));
     suite_add_tcase(s, tc);

@@ -18,7 +18,7 @@ MODULE      ?= objs/ngx_miroir_module.so
 CC          ?= gcc
 SAN_FLAGS   ?=
 CFLAGS_CORE ?= -std=c11 -O2 -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L $(SAN_FLAGS)
-CHECK_LIBS  := -lcheck -lsubunit -lm -lrt -lpthread -lcjson -lxxhash
+CHECK_LIBS  := -lcheck -lsubunit -lm -lrt -lpthread -lcjson -lxxhash -lcrypto
 
 NGX_C       := ngx_miroir_module.c $(wildcard src/ngx_miroir_*.c)
 CORE_C      := $(filter-out src/ngx_%,$(wildcard src/miroir_*.c))
@@ -163,7 +163,7 @@ stop:
 # ---------------------------------------------------------------- bench
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libmiroir_core.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_CORE) -Isrc $< -o $@ $(BUILD)/libmiroir_core.a -lcjson -lxxhash -lm
+	$(CC) $(CFLAGS_CORE) -Isrc $< -o $@ $(BUILD)/libmiroir_core.a -lcjson -lxxhash -lcrypto -lm
 
 bench: $(BENCH_BIN) module
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
@@ -175,7 +175,7 @@ FUZZ_FLAGS := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L \
 
 $(BUILD)/fuzz/%: fuzz/%.c $(CORE_C) $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) $< $(CORE_C) -o $@ -lcjson -lxxhash -lm
+	clang $(FUZZ_FLAGS) $< $(CORE_C) -o $@ -lcjson -lxxhash -lcrypto -lm
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); n=$${n#fuzz_}; \

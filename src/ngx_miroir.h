@@ -17,7 +17,7 @@
 
 
 #define NGX_MIROIR_SHM_MAGIC     0x4d49524fU    /* "MIRO" */
-#define NGX_MIROIR_SHM_LAYOUT    2
+#define NGX_MIROIR_SHM_LAYOUT    4
 #define NGX_MIROIR_ADDR_LEN      128
 #define NGX_MIROIR_NAME_LEN      64
 
@@ -108,6 +108,13 @@ typedef struct {
 
     /* the write path's task log and stale marks (ngx_miroir_tasks.c) */
     void                           *tasks;
+
+    /* runtime topology, stored shard tables, migration state
+       (ngx_miroir_rebalance_shm_t, ngx_miroir_rebalance.c) */
+    void                           *rebalance;
+
+    /* the cluster's API keys (ngx_miroir_keys_shm_t, ngx_miroir_keys.c) */
+    void                           *keys;
 } ngx_miroir_shm_cluster_t;
 
 
@@ -148,6 +155,11 @@ struct ngx_miroir_cluster_conf_s {
     /* per worker: the shard table of topology version router_version */
     miroir_router_t                *router;
     uint64_t                        router_version;
+
+    /* rebalancing (ngx_miroir_rebalance.c, ngx_miroir_helper.c) */
+    ngx_uint_t                      rebalance_concurrency;  /* shards */
+    ngx_uint_t                      rebalance_rate;         /* docs/s, 0 */
+    ngx_msec_t                      down_after;
 };
 
 
@@ -195,6 +207,8 @@ struct ngx_miroir_call_s {
     ngx_str_t                       content_type;
     ngx_chain_t                    *body;        /* request body or NULL */
     off_t                           body_len;
+    ngx_str_t                       headers;     /* extra "Name: v" CRLF
+                                                    lines, or empty */
 
     /* results */
     ngx_int_t                       status;      /* node HTTP status, 0 */
@@ -219,6 +233,12 @@ struct ngx_miroir_fanout_s {
     ngx_msec_t                      start;
     unsigned                        finished:1;  /* done_handler called */
     unsigned                        expired:1;
+    unsigned                        early:1;     /* ready() said enough */
+
+    /* optional: called after each call ends while others are pending;
+       non-zero ends the fan-out early (the rest finish unseen), e.g. when
+       hedged requests already covered a slow node */
+    ngx_uint_t                    (*ready)(ngx_miroir_fanout_t *fo);
 };
 
 
@@ -278,6 +298,8 @@ ngx_int_t ngx_miroir_send_raw(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_miroir_check_auth(ngx_http_request_t *r,
     ngx_miroir_cluster_conf_t *cl, miroir_error_t *err);
 void ngx_miroir_finish(ngx_http_request_t *r, ngx_int_t rc);
+ngx_int_t ngx_miroir_check_args(ngx_http_request_t *r,
+    const char *const *allowed, miroir_error_t *err);
 
 /* ngx_miroir_body.c */
 ngx_int_t ngx_miroir_read_body(ngx_http_request_t *r,
@@ -293,6 +315,8 @@ void *ngx_miroir_pool_own(ngx_http_request_t *r, void *p);
 ngx_int_t ngx_miroir_tasks_init_module(ngx_cycle_t *cycle);
 ngx_uint_t ngx_miroir_shard_is_stale(ngx_miroir_cluster_conf_t *cl,
     ngx_uint_t shard, ngx_uint_t node);
+void ngx_miroir_stale_clear(ngx_miroir_cluster_conf_t *cl, ngx_uint_t shard,
+    ngx_uint_t node, ngx_log_t *log);
 
 /* ngx_miroir_metrics.c */
 size_t ngx_miroir_metrics_size(void);

@@ -10,6 +10,7 @@
  */
 
 #include "ngx_miroir.h"
+#include "ngx_miroir_rebalance.h"
 
 #include "miroir_router.h"
 #include "miroir_filter.h"
@@ -54,6 +55,9 @@ ngx_miroir_route_table(ngx_miroir_cluster_conf_t *cl, ngx_log_t *log)
         goto done;
     }
 
+    /* nodes added at runtime: this worker's upstream state for them */
+    ngx_miroir_rebalance_sync_nodes(cl, sc, log);
+
     for (i = 0; i < sc->nnodes; i++) {
         sn = &sc->nodes[i];
 
@@ -70,8 +74,15 @@ ngx_miroir_route_table(ngx_miroir_cluster_conf_t *cl, ngx_log_t *log)
     conf.kind = MIROIR_ROUTE_CURRENT;
     conf.balance = MIROIR_ROUTER_BALANCE;
 
-    router = NULL;
-    rc = miroir_router_create(&conf, nodes, sc->nnodes, &router, &err);
+    /* once the admin API changed the topology, the stored table is the
+       truth (ngx_miroir_rebalance.c); before, the router's table */
+
+    router = ngx_miroir_rebalance_router(cl, sc, log);
+    rc = MIROIR_OK;
+
+    if (router == NULL) {
+        rc = miroir_router_create(&conf, nodes, sc->nnodes, &router, &err);
+    }
 
     if (rc != MIROIR_OK) {
         ngx_log_error(NGX_LOG_ALERT, log, 0,

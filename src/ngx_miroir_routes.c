@@ -5,6 +5,8 @@
  */
 
 #include "ngx_miroir.h"
+#include "ngx_miroir_keys.h"
+#include "ngx_miroir_rebalance.h"
 
 
 static ngx_int_t ngx_miroir_health(ngx_http_request_t *r,
@@ -90,6 +92,13 @@ ngx_miroir_api_handler(ngx_http_request_t *r)
         return ngx_miroir_version(r, mlcf->cluster, 0);
     }
 
+    /* /keys is answered by Miroir's own key store (ngx_miroir_keys.c) */
+
+    rc = ngx_miroir_keys_route(r, mlcf->cluster, &path);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
     if (ngx_miroir_write_route) {
         rc = ngx_miroir_write_route(r, mlcf->cluster, &path);
         if (rc != NGX_DECLINED) {
@@ -119,6 +128,7 @@ ngx_int_t
 ngx_miroir_admin_handler(ngx_http_request_t *r)
 {
     ngx_int_t               rc;
+    ngx_uint_t              body;
     ngx_str_t               path;
     miroir_error_t          err;
     ngx_miroir_ctx_t       *ctx;
@@ -132,12 +142,18 @@ ngx_miroir_admin_handler(ngx_http_request_t *r)
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_miroir_module);
 
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
     ngx_miroir_route_path(r, &path);
+
+    /* topology changes read their body (ngx_miroir_admin.c) */
+
+    body = ngx_miroir_admin_wants_body(r, &path);
+
+    if (!body) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
 
     /* the page holds no data: it asks for the key and fetches the status */
 
@@ -150,6 +166,13 @@ ngx_miroir_admin_handler(ngx_http_request_t *r)
     }
 
     if (ngx_miroir_check_auth(r, mlcf->cluster, &err) != NGX_OK) {
+        if (body) {
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+        }
+
         return ngx_miroir_send_error(r, &err);
     }
 
@@ -183,6 +206,11 @@ ngx_miroir_admin_handler(ngx_http_request_t *r)
         }
 
         return ngx_miroir_metrics_handler(r, mlcf->cluster);
+    }
+
+    rc = ngx_miroir_admin_route(r, mlcf->cluster, &path);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     miroir_error_set(&err, NGX_HTTP_NOT_FOUND, "miroir_route_not_found",

@@ -6,6 +6,7 @@
  */
 
 #include "ngx_miroir.h"
+#include "ngx_miroir_rebalance.h"
 
 #include "miroir_filter.h"
 
@@ -236,6 +237,7 @@ ngx_miroir_health_handler(ngx_http_request_t *r,
     u_char                    *buf, *p, *last;
     size_t                     len;
     ngx_int_t                  level, missing, below;
+    ngx_uint_t                 moving, stale;
     ngx_miroir_shm_cluster_t  *sc;
 
     sc = ngx_miroir_status_snapshot(r, cl);
@@ -247,6 +249,14 @@ ngx_miroir_health_handler(ngx_http_request_t *r,
                                     &below);
     if (level == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* shards being moved or with a copy that missed writes: yellow */
+
+    ngx_miroir_rebalance_health(cl, &moving, &stale);
+
+    if ((moving || stale) && level == 0) {
+        level = 1;
     }
 
     len = 256 + sc->nnodes * (MIROIR_NODE_ID_LEN + 32);
@@ -261,8 +271,20 @@ ngx_miroir_health_handler(ngx_http_request_t *r,
     p = ngx_slprintf(buf, last, "{\"status\":\"%s\",\"reasons\":[",
                      ngx_miroir_levels[level]);
     p = ngx_miroir_health_reasons(p, last, sc, missing, below);
+
+    if (moving) {
+        p = ngx_slprintf(p, last, "%s\"%ui shards are being moved\"",
+                         p[-1] == '[' ? "" : ",", moving);
+    }
+
+    if (stale) {
+        p = ngx_slprintf(p, last, "%s\"%ui shards have a stale copy\"",
+                         p[-1] == '[' ? "" : ",", stale);
+    }
+
     p = ngx_slprintf(p, last, "],\"shardsWithoutLiveCopy\":%i,"
-                     "\"shardsBelowReplication\":%i}", missing, below);
+                     "\"shardsBelowReplication\":%i,\"shardsMoving\":%ui,"
+                     "\"shardsStale\":%ui}", missing, below, moving, stale);
 
     return ngx_miroir_send_json(r, NGX_HTTP_OK, buf, p - buf);
 }

@@ -11,6 +11,7 @@
  */
 
 #include "ngx_miroir.h"
+#include "ngx_miroir_rebalance.h"
 
 #include <cjson/cJSON.h>
 
@@ -26,8 +27,6 @@ static void ngx_miroir_zone_fill(ngx_miroir_shm_cluster_t *sc,
 static uint64_t ngx_miroir_state_version(ngx_miroir_main_conf_t *mmcf,
     ngx_miroir_cluster_conf_t *cl, uint64_t *hash, ngx_log_t *log);
 static void ngx_miroir_state_dir(ngx_miroir_main_conf_t *mmcf, ngx_log_t *log);
-static void ngx_miroir_state_save(ngx_miroir_main_conf_t *mmcf,
-    ngx_miroir_shm_cluster_t *sc, ngx_log_t *log);
 
 
 char *
@@ -234,6 +233,10 @@ ngx_miroir_zone_sync(ngx_shm_zone_t *shm_zone, ngx_miroir_main_conf_t *mmcf,
                 sc->version = version;
                 cl[i].shm = sc;
 
+                /* nodes added at runtime, stored tables, pending plan */
+                ngx_miroir_rebalance_zone_load(mmcf, &cl[i], shpool,
+                                               shm_zone->shm.log);
+
                 sc->metrics = ngx_slab_calloc_locked(shpool,
                                                   ngx_miroir_metrics_size());
                 if (sc->metrics == NULL) {
@@ -439,8 +442,10 @@ ngx_miroir_state_version(ngx_miroir_main_conf_t *mmcf,
 }
 
 
-/* Write the topology atomically: temporary file, fsync, rename. */
-static void
+/* Write the topology atomically: temporary file, fsync, rename.  Also
+ * called by the admin API (ngx_miroir_rebalance.c) with a snapshot, so
+ * versions stay monotonic across restarts. */
+void
 ngx_miroir_state_save(ngx_miroir_main_conf_t *mmcf,
     ngx_miroir_shm_cluster_t *sc, ngx_log_t *log)
 {

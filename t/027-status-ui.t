@@ -43,7 +43,7 @@ my $http = HTTP::Tiny->new(timeout => 5,
 my $res = $http->get("$base/_miroir/health");
 is($res->{status}, 200, '/_miroir/health answers');
 is($res->{content},
-   '{"status":"green","reasons":[],"shardsWithoutLiveCopy":0,"shardsBelowReplication":0}',
+   '{"status":"green","reasons":[],"shardsWithoutLiveCopy":0,"shardsBelowReplication":0,"shardsMoving":0,"shardsStale":0}',
    'green while every node is up');
 
 $res = HTTP::Tiny->new->get("$base/_miroir/status");

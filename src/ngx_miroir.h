@@ -300,6 +300,8 @@ ngx_int_t ngx_miroir_check_auth(ngx_http_request_t *r,
 void ngx_miroir_finish(ngx_http_request_t *r, ngx_int_t rc);
 ngx_int_t ngx_miroir_check_args(ngx_http_request_t *r,
     const char *const *allowed, miroir_error_t *err);
+ngx_int_t ngx_miroir_check_json_type(ngx_http_request_t *r,
+    miroir_error_t *err);
 
 /* ngx_miroir_body.c */
 ngx_int_t ngx_miroir_read_body(ngx_http_request_t *r,

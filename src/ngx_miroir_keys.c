@@ -1367,53 +1367,6 @@ body:
 }
 
 
-/* Is the request's Content-Type application/json (parameters aside)? */
-static ngx_int_t
-ngx_miroir_keys_content_type(ngx_http_request_t *r, miroir_error_t *err)
-{
-    u_char     *p, *last;
-    ngx_str_t  *ct;
-
-    if (r->headers_in.content_type == NULL
-        || r->headers_in.content_type->value.len == 0)
-    {
-        miroir_error_set(err, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                         "missing_content_type", "invalid_request",
-                         "A Content-Type header is missing. Accepted values "
-                         "for the Content-Type header are: "
-                         "`application/json`");
-        return NGX_ERROR;
-    }
-
-    ct = &r->headers_in.content_type->value;
-    p = ct->data;
-    last = ngx_strlchr(p, p + ct->len, ';');
-
-    if (last == NULL) {
-        last = p + ct->len;
-    }
-
-    while (last > p && last[-1] == ' ') {
-        last--;
-    }
-
-    if ((size_t) (last - p) == sizeof("application/json") - 1
-        && ngx_strncasecmp(p, (u_char *) "application/json",
-                           sizeof("application/json") - 1) == 0)
-    {
-        return NGX_OK;
-    }
-
-    miroir_error_set(err, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                     "invalid_content_type", "invalid_request",
-                     "The Content-Type `%.*s` is invalid. Accepted values for "
-                     "the Content-Type header are: `application/json`",
-                     (int) ngx_min(ct->len, 200), ct->data);
-
-    return NGX_ERROR;
-}
-
-
 /* POST /keys and PATCH /keys/:uidOrKey, once the body is in. */
 static void
 ngx_miroir_keys_body(ngx_http_request_t *r, ngx_str_t *body)
@@ -1435,7 +1388,7 @@ ngx_miroir_keys_body(ngx_http_request_t *r, ngx_str_t *body)
     kr = ctx->data;
     cl = kr->cl;
 
-    if (ngx_miroir_keys_content_type(r, &err) != NGX_OK) {
+    if (ngx_miroir_check_json_type(r, &err) != NGX_OK) {
         ngx_miroir_finish(r, ngx_miroir_send_error(r, &err));
         return;
     }

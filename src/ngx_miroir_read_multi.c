@@ -120,6 +120,11 @@ ngx_miroir_multi_body(ngx_http_request_t *r, ngx_str_t *body)
     ctx = ngx_http_get_module_ctx(r, ngx_http_miroir_module);
     ms = ctx->data;
 
+    if (ngx_miroir_check_json_type(r, &err) != NGX_OK) {
+        ngx_miroir_finish(r, ngx_miroir_send_error(r, &err));
+        return;
+    }
+
     rc = ngx_miroir_multi_parse(ms, body, &err);
 
     if (rc == NGX_HTTP_BAD_REQUEST) {

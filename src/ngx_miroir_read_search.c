@@ -12,6 +12,8 @@
  * answers are merged by miroir_merge_*().
  */
 
+#include <math.h>
+
 #include "ngx_miroir_read.h"
 #include "ngx_miroir_keys.h"
 
@@ -171,6 +173,11 @@ ngx_miroir_search_body(ngx_http_request_t *r, ngx_str_t *body)
     ctx = ngx_http_get_module_ctx(r, ngx_http_miroir_module);
     sc = ctx->data;
 
+    if (ngx_miroir_check_json_type(r, &err) != NGX_OK) {
+        ngx_miroir_finish(r, ngx_miroir_send_error(r, &err));
+        return;
+    }
+
     rc = ngx_miroir_search_post(sc, body, &err);
 
     if (rc == NGX_HTTP_BAD_REQUEST) {
@@ -283,10 +290,19 @@ ngx_miroir_json_uint(cJSON *root, const char *name, uint64_t *out)
     }
 
     if (!cJSON_IsNumber(v) || v->valuedouble < 0
-        || v->valuedouble != (double) (uint64_t) v->valuedouble
-        || v->valuedouble > 9007199254740992.0)
+        || v->valuedouble != floor(v->valuedouble))
     {
         return NGX_ERROR;
+    }
+
+    /*
+     * Meilisearch takes any u64 (usize); cJSON holds numbers as doubles, so
+     * 2^64 - 1 arrives as 2^64, which no cast may convert: saturate.
+     */
+
+    if (v->valuedouble >= 18446744073709551615.0) {
+        *out = UINT64_MAX;
+        return NGX_OK;
     }
 
     *out = (uint64_t) v->valuedouble;
@@ -295,18 +311,29 @@ ngx_miroir_json_uint(cJSON *root, const char *name, uint64_t *out)
 }
 
 
+/*
+ * What the nodes are asked for is written as a JSON number by cJSON, which
+ * prints 15 significant digits: saturate at the largest 15-digit integer,
+ * which it writes exactly (a node never holds that many documents).
+ */
+#define NGX_MIROIR_JSON_UINT_MAX  999999999999999ULL
+
 static uint64_t
 ngx_miroir_sat_add(uint64_t a, uint64_t b)
 {
-    return (a + b < a) ? UINT64_MAX : a + b;
+    if (a >= NGX_MIROIR_JSON_UINT_MAX || b >= NGX_MIROIR_JSON_UINT_MAX - a) {
+        return NGX_MIROIR_JSON_UINT_MAX;
+    }
+
+    return a + b;
 }
 
 
 static uint64_t
 ngx_miroir_sat_mul(uint64_t a, uint64_t b)
 {
-    if (a && b > UINT64_MAX / a) {
-        return UINT64_MAX;
+    if (a && b >= NGX_MIROIR_JSON_UINT_MAX / a) {
+        return NGX_MIROIR_JSON_UINT_MAX;
     }
 
     return a * b;

@@ -810,25 +810,7 @@ ngx_miroir_write_batch_send(ngx_http_request_t *r, ngx_miroir_write_t *w)
 
     d = w->docs;
 
-    if (w->content_type.len == 0
-        || !ngx_miroir_write_media_is(&w->content_type, "application/json"))
-    {
-        if (w->content_type.len == 0) {
-            miroir_error_set(&err, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                             "missing_content_type", "invalid_request",
-                             "A Content-Type header is missing. Accepted "
-                             "values for the Content-Type header are: "
-                             "`application/json`");
-        } else {
-            miroir_error_set(&err, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                             "invalid_content_type", "invalid_request",
-                             "The Content-Type `%.*s` is invalid. Accepted "
-                             "values for the Content-Type header are: "
-                             "`application/json`",
-                             (int) ngx_min(w->content_type.len, 200),
-                             w->content_type.data);
-        }
-
+    if (ngx_miroir_check_json_type(r, &err) != NGX_OK) {
         ngx_miroir_finish(r, ngx_miroir_send_error(r, &err));
         return;
     }

@@ -25,10 +25,16 @@ sub module_path {
     return $m;
 }
 
+# below the ephemeral range, as Test::Nginx::Util::free_port() explains
 sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, ReuseAddr => 1) or die $!;
-    return $s->sockport;
+    for (1 .. 200) {
+        my $port = 20000 + int(rand(12000));
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                      LocalPort => $port, ReuseAddr => 1)
+            or next;
+        return $port;
+    }
+    die "cannot find a free port: $!";
 }
 
 sub start {

@@ -136,13 +136,20 @@ sub find_nginx {
     return '/usr/sbin/nginx';
 }
 
+# A free port below the kernel's ephemeral range (32768 and up on Linux):
+# the emulated nodes and every outgoing connection take ephemeral ports,
+# so a port picked here is not taken by them between now and nginx's bind.
 sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
-        or die "cannot find a free port: $!\n";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+    for (1 .. 200) {
+        my $port = 20000 + int(rand(12000));
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => $port, Proto => 'tcp',
+                                      Listen => 1, ReuseAddr => 1)
+            or next;
+        close $s;
+        return $port;
+    }
+    die "cannot find a free port: $!\n";
 }
 
 # "3", "3s", "500ms" -> seconds

@@ -530,6 +530,14 @@ ngx_miroir_cluster_line(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         }
 
         if (ngx_strcmp(value[1].data, "on") == 0) {
+            if (fp == &cl->stable_ties) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"stable_ties on\" is not implemented "
+                                   "yet in miroir_cluster \"%V\"",
+                                   &cl->name);
+                return NGX_CONF_ERROR;
+            }
+
             *fp = 1;
 
         } else if (ngx_strcmp(value[1].data, "off") == 0) {

@@ -303,3 +303,18 @@ Authorization: Bearer s3cret-not
 --- response_body_like: "code":"invalid_api_key"
 --- no_error_log
 [error]
+
+
+
+=== TEST 20: stable_ties on is refused until it is implemented
+--- http_config
+    miroir_zone miroir 1m;
+    miroir_cluster main {
+        stable_ties on;
+        node n1 127.0.0.1:1971;
+    }
+--- config
+    location / { miroir main; }
+--- must_die
+--- error_log
+"stable_ties on" is not implemented yet in miroir_cluster "main"

@@ -310,7 +310,9 @@ def main():
             if args.verbose and not sem and not stc:
                 print("ok   %s" % step["name"])
     print("golden semantic: %d passed, %d failed" % (sem_pass, sem_fail))
-    print("golden strict: %d passed, %d failed" % (strict_pass, strict_fail))
+    # strict is reported, not required: a message may carry the current time
+    print("golden strict (messages too): %d of %d identical"
+          % (strict_pass, strict_pass + strict_fail))
     return 1 if sem_fail else 0
 
 

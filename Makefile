@@ -167,7 +167,8 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libmiroir_core.a $(HEADERS)
 
 bench: $(BENCH_BIN) module
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
-	@if [ -x bench/run-http ]; then bench/run-http; fi
+	bench/run-http
+	$(PYTHON) bench/bench-emulator.py
 
 # ---------------------------------------------------------------- fuzz
 FUZZ_FLAGS := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L \

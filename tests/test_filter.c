@@ -228,7 +228,7 @@ eval(const char *f, const miroir_route_table_t *rt, uint32_t s)
 static miroir_router_t *
 fleet(size_t n, uint32_t rf, uint32_t shards)
 {
-    static char           ids[16][8];
+    static char           ids[16][24];
     miroir_node_t         nodes[16];
     miroir_router_conf_t  conf;
     miroir_router_t      *r;

@@ -117,7 +117,7 @@ END_TEST
 #define MAXN   12
 
 typedef struct {
-    char            ids[MAXN][8];
+    char            ids[MAXN][24];
     miroir_node_t   nodes[MAXN];
 } fleet_t;
 

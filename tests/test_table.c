@@ -19,7 +19,7 @@
 
 
 typedef struct {
-    char             ids[MIROIR_MAX_NODES][16];
+    char             ids[MIROIR_MAX_NODES][24];
     miroir_node_t    nodes[MIROIR_MAX_NODES];
     size_t           nnodes;
     uint32_t         rf;

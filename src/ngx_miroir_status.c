@@ -104,7 +104,13 @@ static u_char  ngx_miroir_ui_page[] =
 "d.title='shard '+sh+': '+o.map(x=>s.nodes[x].id).join(', ');"
 "m.appendChild(d);});\n"
 " text('shardinfo',s.shards+' shards, replication '+s.replication);\n"
-" text('rebalance',s.rebalance);\n"
+" const rb=s.rebalance,pg=rb&&rb.progress;\n"
+" text('rebalance',!rb?'Unknown.':rb.state==='idle'?"
+"'No rebalance in progress.':'Rebalance '+rb.state+': '+pg.shardsDone+"
+"' of '+pg.shardsTotal+' shard moves done, '+pg.documentsCopied+"
+"' documents copied'+(pg.etaSeconds!=null?', about '+"
+"Math.round(pg.etaSeconds)+' s left':'')+(pg.errors?', '+pg.errors+"
+"' errors':'')+'.');\n"
 "}\n"
 "document.getElementById('login').addEventListener('submit',e=>{"
 "e.preventDefault();sessionStorage.setItem('miroirKey',"
@@ -290,6 +296,37 @@ ngx_miroir_health_handler(ngx_http_request_t *r,
 }
 
 
+/* {"state": ..., "progress": {...}} from GET /_miroir/rebalance's document */
+static u_char *
+ngx_miroir_status_rebalance(ngx_http_request_t *r,
+    ngx_miroir_cluster_conf_t *cl, u_char *p, u_char *last)
+{
+    char   *text, *prog;
+    cJSON  *root, *state, *progress;
+
+    text = ngx_miroir_rebalance_status(cl, r->connection->log);
+    root = text ? cJSON_Parse(text) : NULL;
+    free(text);
+
+    state = cJSON_GetObjectItemCaseSensitive(root, "state");
+    progress = cJSON_GetObjectItemCaseSensitive(root, "progress");
+    prog = progress ? cJSON_PrintUnformatted(progress) : NULL;
+
+    if (cJSON_IsString(state) && prog) {
+        p = ngx_slprintf(p, last, "{\"state\":\"%s\",\"progress\":%s}",
+                         state->valuestring, prog);
+
+    } else {
+        p = ngx_slprintf(p, last, "null");
+    }
+
+    free(prog);
+    cJSON_Delete(root);
+
+    return p;
+}
+
+
 ngx_int_t
 ngx_miroir_status_handler(ngx_http_request_t *r,
     ngx_miroir_cluster_conf_t *cl)
@@ -327,7 +364,7 @@ ngx_miroir_status_handler(ngx_http_request_t *r,
 
     miroir_route_counts(rt, copies, primaries);
 
-    len = 1024 + sc->nnodes * (MIROIR_NODE_ID_LEN * 2 + NGX_MIROIR_ADDR_LEN
+    len = 2048 + sc->nnodes * (MIROIR_NODE_ID_LEN * 2 + NGX_MIROIR_ADDR_LEN
                                + 256)
           + (size_t) rt->nshards * (rt->rf * 5 + 4);
 
@@ -378,10 +415,11 @@ ngx_miroir_status_handler(ngx_http_request_t *r,
         p = ngx_slprintf(p, last, "]");
     }
 
-    /* the rebalancer is not part of this build: nothing ever migrates */
+    /* the rebalancer's state and progress, without its per-shard detail */
 
-    p = ngx_slprintf(p, last, "],\"rebalance\":\"No rebalance in "
-                     "progress.\"}");
+    p = ngx_slprintf(p, last, "],\"rebalance\":");
+    p = ngx_miroir_status_rebalance(r, cl, p, last);
+    p = ngx_slprintf(p, last, "}");
 
     return ngx_miroir_send_json(r, NGX_HTTP_OK, buf, p - buf);
 }

@@ -84,7 +84,13 @@ for my $n (1 .. 3) {
 }
 my $cells = () = $dom =~ m{<div [^>]*title="shard \d+: n\d, n\d"}g;
 is($cells, 256, 'the shard map has one cell per shard with its two owners');
+like($dom, qr{<p id="rebalance">No rebalance in progress\.</p>},
+     'the rebalance section shows the helper is idle');
 ok(-s 'build/artifacts/status-ui.png', 'screenshot kept in build/artifacts');
+
+$res = $http->get("$base/_miroir/status");
+like($res->{content}, qr/"rebalance":\{"state":"idle","progress":\{"shardsTotal":0,/,
+     'the status carries the rebalance state and progress');
 
 # a node goes down: passive health notices after 3 failed calls
 Miroir::Nodes::kill_node(2);

@@ -21,6 +21,7 @@
  */
 
 #include "ngx_miroir_write.h"
+#include "ngx_miroir_rebalance.h"
 
 
 static ngx_int_t ngx_miroir_write_index_route(ngx_http_request_t *r,
@@ -957,8 +958,10 @@ ngx_miroir_write_quorum(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
     uint8_t *failed, uint8_t *touched, miroir_error_t *err)
 {
     u_char                      names[512], *p, *last;
-    uint32_t                    s, k, ok, need;
-    ngx_uint_t                  i, nfailed;
+    uint16_t                    reach[2 * MIROIR_MAX_RF];
+    uint16_t                    tag[2 * MIROIR_MAX_RF];
+    uint32_t                    s, k, ok, need, n;
+    ngx_uint_t                  i, nfailed, nreach, ntag;
     const uint16_t             *owners;
     ngx_miroir_node_conf_t     *node;
     const miroir_route_table_t *rt;
@@ -1014,7 +1017,28 @@ ngx_miroir_write_quorum(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
             }
         }
 
+        /*
+         * A shard being migrated must keep its quorum among the new
+         * owners too, whichever table ends up true.  A new owner this
+         * worker cannot reach is not failed: the helper copies it.
+         */
+
+        if (ok >= need
+            && ngx_miroir_rebalance_write_owners(cl, s, reach, &nreach, tag,
+                                                 &ntag)
+               == NGX_OK)
+        {
+            ok = 0;
+
+            for (k = 0; k < ntag; k++) {
+                if (tag[k] >= cl->nodes.nelts || !failed[tag[k]]) {
+                    ok++;
+                }
+            }
+        }
+
         if (ok < need) {
+            ngx_miroir_metrics_count(cl, NGX_MIROIR_COUNTER_QUORUM_FAILURES);
             miroir_error_set(err, NGX_HTTP_SERVICE_UNAVAILABLE,
                              "miroir_quorum_not_met", "system",
                              "The write quorum `%s` was not met: node%s %s "
@@ -1037,8 +1061,17 @@ ngx_miroir_write_quorum(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
         }
 
         owners = miroir_route_owners(rt, s);
+        n = rt->rf;
 
-        for (k = 0; k < rt->rf; k++) {
+        if (ngx_miroir_rebalance_write_owners(cl, s, reach, &nreach, tag,
+                                              &ntag)
+            == NGX_OK)
+        {
+            owners = reach;                 /* old and new owners */
+            n = nreach;
+        }
+
+        for (k = 0; k < n; k++) {
             if (failed[owners[k]]) {
                 ngx_miroir_stale_mark(cl, s, owners[k], r->connection->log);
             }
@@ -1289,6 +1322,7 @@ ngx_miroir_write_accepted(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
     }
 
     if (nparts == 0) {
+        ngx_miroir_metrics_count(w->cl, NGX_MIROIR_COUNTER_QUORUM_FAILURES);
         miroir_error_set(&err, NGX_HTTP_SERVICE_UNAVAILABLE,
                          "miroir_quorum_not_met", "system",
                          "No node accepted the write.");

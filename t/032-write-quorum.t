@@ -21,7 +21,7 @@ our $Docs = '[' . join(',', map { "{\"id\":$_,\"v\":$_}" } 1 .. 10) . ']';
 no_root_location();
 repeat_each(1);
 # 9 requests: status, body, error log; 2 checks of the stale marks
-plan tests => repeat_each() * 9 * 3 + 2 + 3;
+plan tests => repeat_each() * 10 * 3 + 2 + 3;
 no_shuffle();
 run_tests();
 
@@ -75,15 +75,21 @@ Content-Type: application/json
 
 
 
-=== TEST 2: node 3 down, quorum all: 503 naming the node
+=== TEST 2: node 3 down, quorum all: 503 naming the node, counted in the metrics
 --- kill_node: 3
+--- config
+    location / { miroir main; }
+    location /_miroir/ { miroir_admin main; }
 --- request eval
-"POST /indexes/q/documents\n$::Docs"
+["POST /indexes/q/documents\n$::Docs", "GET /_miroir/metrics"]
 --- more_headers
 Authorization: Bearer s3cret
 Content-Type: application/json
---- response_body_like: ^\{"message":"The write quorum `all` was not met: node `n3` did not accept the write \(shard \d+ has 1 of 2 copies, 2 needed\)\.","code":"miroir_quorum_not_met","type":"system","link":"https://docs.meilisearch.com/errors#miroir_quorum_not_met"\}$
---- error_code: 503
+--- response_body_like eval
+[qr/^\{"message":"The write quorum `all` was not met: node `n3` did not accept the write \(shard \d+ has 1 of 2 copies, 2 needed\)\.","code":"miroir_quorum_not_met","type":"system","link":"https:\/\/docs.meilisearch.com\/errors#miroir_quorum_not_met"\}$/,
+ qr/\nmiroir_write_quorum_failures_total\{cluster="main"\} 1\n/]
+--- error_code eval
+[503, 200]
 --- no_error_log
 [alert]
 

@@ -8,13 +8,20 @@
  * last NGX_MIROIR_TASKS_KEEP tasks are kept) and is appended to
  * <miroir_state>/tasks-<cluster>.log, one line per change:
  *
- *     <uid> <final 0|1> <json>
+ *     <uid> <final 0|1|2> <json>
  *
  * where json is either the pending record (index, type, enqueuedAt,
  * counter mode and node task uids) or, once every node task is finished,
  * the final task object the client sees (node tasks are no longer asked).
- * The master loads the file at start (later lines win) and the log is
+ * A line with final 2 drops a task deleted by DELETE /tasks.  The master loads the file at start (later lines win) and the log is
  * rewritten with only the kept tasks when it grows past 3 x KEEP lines.
+ *
+ * POST /tasks/cancel and DELETE /tasks select Miroir tasks with the
+ * filters of GET /tasks and send the node tasks of the selection to each
+ * node in one request (uids=...); their Miroir task records "op" (its
+ * details, counted in Miroir tasks), the canceled records "canceledBy".
+ * A final task keeps its node tasks as "_parts" (never shown), so a
+ * deletion reaches the nodes too.
  */
 
 #include "ngx_miroir_write.h"
@@ -38,9 +45,43 @@ typedef struct {
 } ngx_miroir_tasks_shm_t;
 
 
+/* the task filters of GET /tasks, POST /tasks/cancel and DELETE /tasks */
+#define NGX_MIROIR_TF_UIDS          0
+#define NGX_MIROIR_TF_BATCH_UIDS    1
+#define NGX_MIROIR_TF_CANCELED_BY   2
+#define NGX_MIROIR_TF_STATUSES      3
+#define NGX_MIROIR_TF_TYPES         4
+#define NGX_MIROIR_TF_INDEX_UIDS    5
+#define NGX_MIROIR_TF_LISTS         6
+
+/* dates: before/after x enqueued/started/finished */
+#define NGX_MIROIR_TF_DATES         6
+
+typedef struct {
+    ngx_str_t                       list[NGX_MIROIR_TF_LISTS];
+    ngx_uint_t                      has_list[NGX_MIROIR_TF_LISTS];
+    int64_t                         date[NGX_MIROIR_TF_DATES];   /* s */
+    int64_t                         date_ns[NGX_MIROIR_TF_DATES];
+    ngx_uint_t                      has_date[NGX_MIROIR_TF_DATES];
+    ngx_uint_t                      any;         /* a filter was given */
+    ngx_uint_t                      reverse;
+    uint64_t                        limit;
+    uint64_t                        from;
+    ngx_uint_t                      has_from;
+} ngx_miroir_tasks_filter_t;
+
+
+#define NGX_MIROIR_TASKS_OP_CANCEL  1
+#define NGX_MIROIR_TASKS_OP_DELETE  2
+
 /* a GET /tasks or GET /tasks/:uid in progress */
 typedef struct {
     ngx_miroir_cluster_conf_t      *cl;
+    ngx_miroir_tasks_filter_t       flt;
+    ngx_uint_t                      op;          /* cancel or delete */
+    ngx_uint_t                      matched;
+    ngx_uint_t                      nsel;
+    ngx_uint_t                     *sel;         /* records canceled/deleted */
     ngx_uint_t                      n;           /* records */
     uint64_t                       *uids;
     u_char                        **texts;       /* copies, NUL-terminated */
@@ -69,6 +110,13 @@ static void ngx_miroir_tasks_fetched(ngx_http_request_t *r,
     ngx_miroir_fanout_t *fo);
 static void ngx_miroir_tasks_answer(ngx_http_request_t *r,
     ngx_miroir_tasks_req_t *tr);
+static void ngx_miroir_tasks_op(ngx_http_request_t *r,
+    ngx_miroir_tasks_req_t *tr);
+static void ngx_miroir_tasks_op_fetched(ngx_http_request_t *r,
+    ngx_miroir_fanout_t *fo);
+static void ngx_miroir_tasks_op_done(ngx_http_request_t *r,
+    ngx_miroir_tasks_req_t *tr, ngx_miroir_fanout_t *fo);
+static ngx_int_t ngx_miroir_tasks_uint(ngx_str_t *s, uint64_t *out);
 static ngx_int_t ngx_miroir_tasks_collect(ngx_http_request_t *r,
     ngx_miroir_cluster_conf_t *cl, uint64_t one, ngx_miroir_tasks_req_t *tr);
 
@@ -443,6 +491,8 @@ ngx_miroir_tasks_load(ngx_miroir_cluster_conf_t *cl, ngx_slab_pool_t *shpool,
     uint64_t    uid;
     ngx_uint_t  final, lines;
 
+    ngx_miroir_task_slot_t  *slot;
+
     if (ngx_miroir_tasks_file(cl, "tasks", ".log", path, sizeof(path))
         != NGX_OK)
     {
@@ -479,6 +529,22 @@ ngx_miroir_tasks_load(ngx_miroir_cluster_conf_t *cl, ngx_slab_pool_t *shpool,
 
         final = (p[1] == '1');
         p += 3;
+
+        if (line[p - line - 2] == '2') {
+            /* deleted by DELETE /tasks */
+            slot = &ts->slots[uid % NGX_MIROIR_TASKS_KEEP];
+
+            if (slot->text && slot->uid == uid) {
+                ngx_slab_free_locked(shpool, slot->text);
+                slot->text = NULL;
+            }
+
+            if (uid >= ts->next_uid) {
+                ts->next_uid = uid + 1;
+            }
+
+            continue;
+        }
 
         (void) ngx_miroir_tasks_store_locked(cl, shpool, ts, uid, p, end - p,
                                              final, 0, log);
@@ -814,6 +880,7 @@ ngx_miroir_tasks_param(ngx_http_request_t *r, const char *name,
     ngx_str_t *value, ngx_uint_t *found)
 {
     u_char     *dst, *src;
+    size_t      i;
     ngx_str_t   v;
 
     *found = 0;
@@ -829,8 +896,14 @@ ngx_miroir_tasks_param(ngx_http_request_t *r, const char *name,
         return NGX_ERROR;
     }
 
+    /* a query string's "+" is a space, as Meilisearch decodes it */
+
+    for (i = 0; i < v.len; i++) {
+        value->data[i] = (v.data[i] == '+') ? ' ' : v.data[i];
+    }
+
     dst = value->data;
-    src = v.data;
+    src = value->data;
     ngx_unescape_uri(&dst, &src, v.len, NGX_UNESCAPE_URI);
     *dst = '\0';
     value->len = dst - value->data;
@@ -918,25 +991,549 @@ ngx_miroir_tasks_bad(ngx_http_request_t *r, const char *code,
 }
 
 
-/* GET /tasks and GET /tasks/:uid (writes to /tasks are declined). */
+static ngx_int_t
+ngx_miroir_tasks_bad2(ngx_http_request_t *r, const char *code,
+    const char *fmt, const char *name, ngx_str_t *v)
+{
+    miroir_error_t  err;
+
+    miroir_error_set(&err, NGX_HTTP_BAD_REQUEST, code, "invalid_request", fmt,
+                     name, (int) ngx_min(v->len, 200), v->data);
+
+    return ngx_miroir_send_error(r, &err);
+}
+
+
+
+static const char  *ngx_miroir_tasks_list_names[NGX_MIROIR_TF_LISTS] = {
+    "uids", "batchUids", "canceledBy", "statuses", "types", "indexUids"
+};
+
+static const char  *ngx_miroir_tasks_date_names[NGX_MIROIR_TF_DATES] = {
+    "beforeEnqueuedAt", "afterEnqueuedAt", "beforeStartedAt",
+    "afterStartedAt", "beforeFinishedAt", "afterFinishedAt"
+};
+
+static const char  *ngx_miroir_tasks_date_codes[NGX_MIROIR_TF_DATES] = {
+    "invalid_task_before_enqueued_at", "invalid_task_after_enqueued_at",
+    "invalid_task_before_started_at", "invalid_task_after_started_at",
+    "invalid_task_before_finished_at", "invalid_task_after_finished_at"
+};
+
+static const char  *ngx_miroir_tasks_date_fields[NGX_MIROIR_TF_DATES / 2] = {
+    "enqueuedAt", "startedAt", "finishedAt"
+};
+
+static const char  *ngx_miroir_tasks_types[] = {
+    "documentAdditionOrUpdate", "documentEdition", "documentDeletion",
+    "settingsUpdate", "indexCreation", "indexDeletion", "indexUpdate",
+    "indexSwap", "taskCancelation", "taskDeletion", "dumpCreation",
+    "snapshotCreation", "export", "upgradeDatabase", "indexCompaction",
+    "networkTopologyChange", NULL
+};
+
+
+static int64_t
+ngx_miroir_tasks_days(int64_t y, int64_t m, int64_t d)
+{
+    int64_t  era, yoe, doy, doe;
+
+    /* days since 1970-01-01 of a proleptic Gregorian date */
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+    return era * 146097 + doe - 719468;
+}
+
+
+static ngx_int_t
+ngx_miroir_tasks_num(u_char *p, ngx_uint_t n, int64_t *v)
+{
+    ngx_uint_t  i;
+
+    *v = 0;
+
+    for (i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return NGX_ERROR;
+        }
+
+        *v = *v * 10 + (p[i] - '0');
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A date as Meilisearch takes it: YYYY-MM-DD or RFC 3339 (an offset is
+ * required): seconds since the epoch and nanoseconds.  *bare tells a
+ * bare date.
+ */
+static ngx_int_t
+ngx_miroir_tasks_date(u_char *p, size_t len, int64_t *sec, int64_t *ns,
+    ngx_uint_t *bare)
+{
+    u_char   *end;
+    int64_t   y, mo, d, h, mi, s, frac, off, oh, om;
+    ngx_int_t digits;
+
+    end = p + len;
+    *bare = 0;
+
+    if (len < 10 || p[4] != '-' || p[7] != '-'
+        || ngx_miroir_tasks_num(p, 4, &y) != NGX_OK
+        || ngx_miroir_tasks_num(p + 5, 2, &mo) != NGX_OK
+        || ngx_miroir_tasks_num(p + 8, 2, &d) != NGX_OK
+        || mo < 1 || mo > 12 || d < 1 || d > 31)
+    {
+        return NGX_ERROR;
+    }
+
+    h = 0;
+    mi = 0;
+    s = 0;
+    frac = 0;
+    off = 0;
+
+    if (len == 10) {
+        *bare = 1;
+        goto done;
+    }
+
+    p += 10;
+
+    if (end - p < 9 || (p[0] != 'T' && p[0] != 't')
+        || p[3] != ':' || p[6] != ':'
+        || ngx_miroir_tasks_num(p + 1, 2, &h) != NGX_OK
+        || ngx_miroir_tasks_num(p + 4, 2, &mi) != NGX_OK
+        || ngx_miroir_tasks_num(p + 7, 2, &s) != NGX_OK
+        || h > 23 || mi > 59 || s > 60)
+    {
+        return NGX_ERROR;
+    }
+
+    p += 9;
+
+    if (p < end && *p == '.') {
+        p++;
+        digits = 0;
+
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (digits < 9) {
+                frac = frac * 10 + (*p - '0');
+            }
+            digits++;
+            p++;
+        }
+
+        if (digits == 0) {
+            return NGX_ERROR;
+        }
+
+        for ( /* void */ ; digits < 9; digits++) {
+            frac *= 10;
+        }
+    }
+
+    if (end - p == 1 && (*p == 'Z' || *p == 'z')) {
+        goto done;
+    }
+
+    if (end - p != 6 || (p[0] != '+' && p[0] != '-') || p[3] != ':'
+        || ngx_miroir_tasks_num(p + 1, 2, &oh) != NGX_OK
+        || ngx_miroir_tasks_num(p + 4, 2, &om) != NGX_OK
+        || oh > 23 || om > 59)
+    {
+        return NGX_ERROR;
+    }
+
+    off = (oh * 3600 + om * 60) * (p[0] == '+' ? 1 : -1);
+
+done:
+
+    *sec = ngx_miroir_tasks_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + s
+           - off;
+    *ns = frac;
+
+    return NGX_OK;
+}
+
+
+/* Whether the comma-separated list of uints holds v ("*": everything). */
+static ngx_uint_t
+ngx_miroir_tasks_in_uint(ngx_str_t *list, uint64_t v)
+{
+    u_char     *p, *q, *end;
+    uint64_t    u;
+    ngx_str_t   item;
+
+    p = list->data;
+    end = p + list->len;
+
+    while (p <= end) {
+        q = ngx_strlchr(p, end, ',');
+        if (q == NULL) {
+            q = end;
+        }
+
+        item.data = p;
+        item.len = q - p;
+
+        while (item.len && item.data[0] == ' ') {
+            item.data++;
+            item.len--;
+        }
+
+        while (item.len && item.data[item.len - 1] == ' ') {
+            item.len--;
+        }
+
+        if (item.len && item.data[0] == '+') {
+            item.data++;
+            item.len--;
+        }
+
+        if ((item.len == 1 && item.data[0] == '*')
+            || (ngx_miroir_tasks_uint(&item, &u) == NGX_OK && u == v))
+        {
+            return 1;
+        }
+
+        p = q + 1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Parse and validate the filters (and, for GET /tasks, limit, from and
+ * reverse) as Meilisearch does.  NGX_OK, or NGX_ERROR with *rc set to
+ * what the content handler returns (the error was answered).
+ */
+static ngx_int_t
+ngx_miroir_tasks_filter(ngx_http_request_t *r, ngx_miroir_tasks_filter_t *f,
+    ngx_uint_t list, ngx_int_t *rc)
+{
+    u_char      *p, *q, *end;
+    int64_t      sec, ns;
+    uint64_t     u;
+    ngx_str_t    v, item;
+    ngx_uint_t   i, j, k, found, bare, nlist;
+    const char  *code;
+    static const char  *statuses[] = {
+        "enqueued", "processing", "succeeded", "failed", "canceled", NULL
+    };
+    static const char  *paging[] = { "limit", "from", "reverse", NULL };
+
+    f->limit = 20;
+
+    /* unknown parameters first, as Meilisearch does */
+
+    p = r->args.data;
+    end = p + r->args.len;
+
+    while (p < end) {
+        v.data = p;
+        while (p < end && *p != '=' && *p != '&') {
+            p++;
+        }
+        v.len = p - v.data;
+
+        while (p < end && *p != '&') {
+            p++;
+        }
+        p++;
+
+        if (v.len == 0) {
+            continue;
+        }
+
+        found = 0;
+
+        for (j = 0; list && paging[j]; j++) {
+            if (v.len == ngx_strlen(paging[j])
+                && ngx_strncmp(v.data, paging[j], v.len) == 0)
+            {
+                found = 1;
+            }
+        }
+
+        for (j = 0; j < NGX_MIROIR_TF_LISTS; j++) {
+            if (v.len == ngx_strlen(ngx_miroir_tasks_list_names[j])
+                && ngx_strncmp(v.data, ngx_miroir_tasks_list_names[j], v.len)
+                   == 0)
+            {
+                found = 1;
+            }
+        }
+
+        for (j = 0; j < NGX_MIROIR_TF_DATES; j++) {
+            if (v.len == ngx_strlen(ngx_miroir_tasks_date_names[j])
+                && ngx_strncmp(v.data, ngx_miroir_tasks_date_names[j], v.len)
+                   == 0)
+            {
+                found = 1;
+            }
+        }
+
+        if (found) {
+            continue;
+        }
+
+        *rc = ngx_miroir_tasks_bad(r, "bad_request", list
+              ? "Unknown parameter `%.*s`: expected one of `limit`, "
+                "`from`, `reverse`, `batchUids`, `uids`, `canceledBy`, "
+                "`types`, `statuses`, `indexUids`, `afterEnqueuedAt`, "
+                "`beforeEnqueuedAt`, `afterStartedAt`, "
+                "`beforeStartedAt`, `afterFinishedAt`, "
+                "`beforeFinishedAt`"
+              : "Unknown parameter `%.*s`: expected one of `uids`, "
+                "`batchUids`, `canceledBy`, `types`, `statuses`, "
+                "`indexUids`, `afterEnqueuedAt`, `beforeEnqueuedAt`, "
+                "`afterStartedAt`, `beforeStartedAt`, `afterFinishedAt`, "
+                "`beforeFinishedAt`", &v);
+        return NGX_ERROR;
+    }
+
+    if (list) {
+        if (ngx_miroir_tasks_param(r, "limit", &v, &found) != NGX_OK) {
+            goto failed;
+        }
+
+        if (found && ngx_miroir_tasks_uint(&v, &f->limit) != NGX_OK) {
+            *rc = ngx_miroir_tasks_bad(r, "invalid_task_limit",
+                                       "Invalid value in parameter `limit`: "
+                                       "could not parse `%.*s` as a positive "
+                                       "integer", &v);
+            return NGX_ERROR;
+        }
+
+        if (ngx_miroir_tasks_param(r, "from", &v, &found) != NGX_OK) {
+            goto failed;
+        }
+
+        if (found && ngx_miroir_tasks_uint(&v, &f->from) != NGX_OK) {
+            *rc = ngx_miroir_tasks_bad(r, "invalid_task_from",
+                                       "Invalid value in parameter `from`: "
+                                       "could not parse `%.*s` as a positive "
+                                       "integer", &v);
+            return NGX_ERROR;
+        }
+
+        f->has_from = found;
+
+        if (ngx_miroir_tasks_param(r, "reverse", &v, &found) != NGX_OK) {
+            goto failed;
+        }
+
+        if (found) {
+            if (v.len == 4 && ngx_strncmp(v.data, "true", 4) == 0) {
+                f->reverse = 1;
+
+            } else if (!(v.len == 5 && ngx_strncmp(v.data, "false", 5) == 0))
+            {
+                *rc = ngx_miroir_tasks_bad(r, "invalid_task_reverse",
+                          "Invalid value in parameter `reverse`: could not "
+                          "parse `%.*s` as a boolean, expected either `true` "
+                          "or `false`", &v);
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    for (k = 0; k < NGX_MIROIR_TF_LISTS; k++) {
+        if (ngx_miroir_tasks_param(r, ngx_miroir_tasks_list_names[k],
+                                   &f->list[k], &f->has_list[k])
+            != NGX_OK)
+        {
+            goto failed;
+        }
+
+        if (!f->has_list[k]) {
+            continue;
+        }
+
+        f->any = 1;
+        nlist = 0;
+
+        p = f->list[k].data;
+        end = p + f->list[k].len;
+
+        while (p <= end) {
+            q = ngx_strlchr(p, end, ',');
+            if (q == NULL) {
+                q = end;
+            }
+
+            item.data = p;
+            item.len = q - p;
+            p = q + 1;
+
+            while (item.len && item.data[0] == ' ') {
+                item.data++;
+                item.len--;
+            }
+
+            while (item.len && item.data[item.len - 1] == ' ') {
+                item.len--;
+            }
+
+            if (item.len == 0) {
+                continue;
+            }
+
+            nlist++;
+
+            if (item.len == 1 && item.data[0] == '*') {
+                continue;
+            }
+
+            switch (k) {
+
+            case NGX_MIROIR_TF_UIDS:
+            case NGX_MIROIR_TF_BATCH_UIDS:
+            case NGX_MIROIR_TF_CANCELED_BY:
+                v = item;
+                if (v.len && v.data[0] == '+') {
+                    v.data++;
+                    v.len--;
+                }
+
+                if (ngx_miroir_tasks_uint(&v, &u) == NGX_OK) {
+                    break;
+                }
+
+                code = k == NGX_MIROIR_TF_UIDS ? "invalid_task_uids"
+                       : k == NGX_MIROIR_TF_BATCH_UIDS ? "invalid_batch_uids"
+                       : "invalid_task_canceled_by";
+
+                *rc = ngx_miroir_tasks_bad2(r, code,
+                          "Invalid value in parameter `%s`: could not parse "
+                          "`%.*s` as a positive integer",
+                          ngx_miroir_tasks_list_names[k], &item);
+                return NGX_ERROR;
+
+            case NGX_MIROIR_TF_STATUSES:
+                for (i = 0; statuses[i]; i++) {
+                    if (item.len == ngx_strlen(statuses[i])
+                        && ngx_strncmp(item.data, statuses[i], item.len) == 0)
+                    {
+                        break;
+                    }
+                }
+
+                if (statuses[i] == NULL) {
+                    *rc = ngx_miroir_tasks_bad(r, "invalid_task_statuses",
+                        "Invalid value in parameter `statuses`: `%.*s` is "
+                        "not a valid task status. Available statuses are "
+                        "`enqueued`, `processing`, `succeeded`, `failed`, "
+                        "`canceled`.", &item);
+                    return NGX_ERROR;
+                }
+
+                break;
+
+            case NGX_MIROIR_TF_TYPES:
+                for (i = 0; ngx_miroir_tasks_types[i]; i++) {
+                    if (item.len == ngx_strlen(ngx_miroir_tasks_types[i])
+                        && ngx_strncmp(item.data, ngx_miroir_tasks_types[i],
+                                       item.len) == 0)
+                    {
+                        break;
+                    }
+                }
+
+                if (ngx_miroir_tasks_types[i] == NULL) {
+                    *rc = ngx_miroir_tasks_bad(r, "invalid_task_types",
+                        "Invalid value in parameter `types`: `%.*s` is not a "
+                        "valid task type. Available types are "
+                        "`documentAdditionOrUpdate`, `documentEdition`, "
+                        "`documentDeletion`, `settingsUpdate`, "
+                        "`indexCreation`, `indexDeletion`, `indexUpdate`, "
+                        "`indexSwap`, `taskCancelation`, `taskDeletion`, "
+                        "`dumpCreation`, `snapshotCreation`, `export`, "
+                        "`upgradeDatabase`, `indexCompaction`, "
+                        "`networkTopologyChange`.", &item);
+                    return NGX_ERROR;
+                }
+
+                break;
+
+            default:
+                break;
+            }
+        }
+
+        if (nlist == 0) {
+            /* an empty list: nothing to filter on */
+            f->has_list[k] = 0;
+        }
+    }
+
+    for (k = 0; k < NGX_MIROIR_TF_DATES; k++) {
+        if (ngx_miroir_tasks_param(r, ngx_miroir_tasks_date_names[k], &v,
+                                   &found)
+            != NGX_OK)
+        {
+            goto failed;
+        }
+
+        if (!found) {
+            continue;
+        }
+
+        f->any = 1;
+
+        if (v.len == 1 && v.data[0] == '*') {
+            continue;
+        }
+
+        if (ngx_miroir_tasks_date(v.data, v.len, &sec, &ns, &bare) != NGX_OK)
+        {
+            *rc = ngx_miroir_tasks_bad2(r, ngx_miroir_tasks_date_codes[k],
+                      "Invalid value in parameter `%s`: `%.*s` is an "
+                      "invalid date-time. It should follow the YYYY-MM-DD "
+                      "or RFC 3339 date-time format.",
+                      ngx_miroir_tasks_date_names[k], &v);
+            return NGX_ERROR;
+        }
+
+        if (bare && (k % 2) == 1) {
+            /* "after 2026-01-01": after the end of that day */
+            sec += 86400;
+        }
+
+        f->date[k] = sec;
+        f->date_ns[k] = ns;
+        f->has_date[k] = 1;
+    }
+
+    return NGX_OK;
+
+failed:
+
+    *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return NGX_ERROR;
+}
+
+
+/* GET /tasks, GET /tasks/:uid, POST /tasks/cancel and DELETE /tasks. */
 ngx_int_t
 ngx_miroir_tasks_route(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
     ngx_str_t *path)
 {
-    u_char                  *p, *end;
     uint64_t                 uid;
     ngx_int_t                rc;
     ngx_str_t                v;
-    ngx_uint_t               found;
+    ngx_uint_t               op;
     miroir_error_t           err;
     ngx_miroir_tasks_req_t  *tr;
-    static const char       *statuses[] = {
-        "enqueued", "processing", "succeeded", "failed", "canceled", NULL
-    };
-    static const char       *names[] = {
-        "uids", "statuses", "types", "indexUids", "limit", "from", NULL
-    };
-    ngx_uint_t               i, j;
 
     if (path->len < 6 || ngx_strncmp(path->data, "/tasks", 6) != 0
         || (path->len > 6 && path->data[6] != '/'))
@@ -950,38 +1547,17 @@ ngx_miroir_tasks_route(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
         return NGX_DECLINED;
     }
 
-    if ((r->method == NGX_HTTP_DELETE && path->len == 6)
-        || (r->method == NGX_HTTP_POST && path->len == 13
-            && ngx_strncmp(path->data, "/tasks/cancel", 13) == 0))
+    op = 0;
+
+    if (r->method == NGX_HTTP_DELETE && path->len == 6) {
+        op = NGX_MIROIR_TASKS_OP_DELETE;
+
+    } else if (r->method == NGX_HTTP_POST && path->len == 13
+               && ngx_strncmp(path->data, "/tasks/cancel", 13) == 0)
     {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
+        op = NGX_MIROIR_TASKS_OP_CANCEL;
 
-        if (r->args.len == 0) {
-            miroir_error_set(&err, NGX_HTTP_BAD_REQUEST,
-                             "missing_task_filters", "invalid_request",
-                             "Query parameters to filter the tasks to %s "
-                             "are missing. Available query parameters are: "
-                             "`uids`, `indexUids`, `statuses`, `types`, "
-                             "`canceledBy`, `beforeEnqueuedAt`, "
-                             "`afterEnqueuedAt`, `beforeStartedAt`, "
-                             "`afterStartedAt`, `beforeFinishedAt`, "
-                             "`afterFinishedAt`.",
-                             r->method == NGX_HTTP_DELETE ? "delete"
-                                                          : "cancel");
-            return ngx_miroir_send_error(r, &err);
-        }
-
-        miroir_error_set(&err, NGX_HTTP_NOT_IMPLEMENTED,
-                         "miroir_not_supported", "invalid_request",
-                         "Miroir does not %s tasks yet.",
-                         r->method == NGX_HTTP_DELETE ? "delete" : "cancel");
-        return ngx_miroir_send_error(r, &err);
-    }
-
-    if (r->method != NGX_HTTP_GET) {
+    } else if (r->method != NGX_HTTP_GET) {
         return NGX_DECLINED;
     }
 
@@ -996,8 +1572,9 @@ ngx_miroir_tasks_route(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
     }
 
     tr->cl = cl;
+    tr->op = op;
 
-    if (path->len > 7) {
+    if (op == 0 && path->len > 7) {
         v.data = path->data + 7;
         v.len = path->len - 7;
 
@@ -1024,145 +1601,23 @@ ngx_miroir_tasks_route(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
         return ngx_miroir_tasks_fetch(r, tr);
     }
 
-    /* validate the list parameters as Meilisearch does */
-
-    if (r->args.len) {
-        p = r->args.data;
-        end = p + r->args.len;
-
-        while (p < end) {
-            v.data = p;
-            while (p < end && *p != '=' && *p != '&') {
-                p++;
-            }
-            v.len = p - v.data;
-
-            while (p < end && *p != '&') {
-                p++;
-            }
-            p++;
-
-            if (v.len == 0) {
-                continue;
-            }
-
-            for (j = 0; names[j]; j++) {
-                if (v.len == ngx_strlen(names[j])
-                    && ngx_strncmp(v.data, names[j], v.len) == 0)
-                {
-                    break;
-                }
-            }
-
-            if (names[j] == NULL
-                && !(v.len >= 6 && (ngx_strncmp(v.data, "before", 6) == 0
-                                    || ngx_strncmp(v.data, "after", 5) == 0))
-                && !(v.len == 10
-                     && ngx_strncmp(v.data, "canceledBy", 10) == 0)
-                && !(v.len == 7 && ngx_strncmp(v.data, "reverse", 7) == 0)
-                && !(v.len == 8 && ngx_strncmp(v.data, "batchUid", 8) == 0))
-            {
-                return ngx_miroir_tasks_bad(r, "bad_request",
-                    "Unknown parameter `%.*s`: expected one of `limit`, "
-                    "`from`, `reverse`, `batchUids`, `uids`, `canceledBy`, "
-                    "`types`, `statuses`, `indexUids`, `afterEnqueuedAt`, "
-                    "`beforeEnqueuedAt`, `afterStartedAt`, "
-                    "`beforeStartedAt`, `afterFinishedAt`, "
-                    "`beforeFinishedAt`", &v);
-            }
-        }
+    if (ngx_miroir_tasks_filter(r, &tr->flt, op == 0, &rc) != NGX_OK) {
+        return rc;
     }
 
-    if (ngx_miroir_tasks_param(r, "statuses", &v, &found) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (found) {
-        p = v.data;
-        end = p + v.len;
-
-        while (p <= end) {
-            ngx_str_t  item;
-
-            item.data = p;
-            p = ngx_strlchr(p, end, ',');
-            if (p == NULL) {
-                p = end;
-            }
-            item.len = p - item.data;
-            p++;
-
-            if (item.len == 1 && item.data[0] == '*') {
-                continue;
-            }
-
-            for (i = 0; statuses[i]; i++) {
-                if (item.len == ngx_strlen(statuses[i])
-                    && ngx_strncmp(item.data, statuses[i], item.len) == 0)
-                {
-                    break;
-                }
-            }
-
-            if (statuses[i] == NULL) {
-                return ngx_miroir_tasks_bad(r, "invalid_task_statuses",
-                    "Invalid value in parameter `statuses`: `%.*s` is not a "
-                    "valid task status. Available statuses are `enqueued`, "
-                    "`processing`, `succeeded`, `failed`, `canceled`.",
-                    &item);
-            }
-        }
-    }
-
-    if (ngx_miroir_tasks_param(r, "limit", &v, &found) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (found && ngx_miroir_tasks_uint(&v, &uid) != NGX_OK) {
-        return ngx_miroir_tasks_bad(r, "invalid_task_limit",
-                                    "Invalid value in parameter `limit`: "
-                                    "could not parse `%.*s` as a positive "
-                                    "integer", &v);
-    }
-
-    if (ngx_miroir_tasks_param(r, "from", &v, &found) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (found && ngx_miroir_tasks_uint(&v, &uid) != NGX_OK) {
-        return ngx_miroir_tasks_bad(r, "invalid_task_from",
-                                    "Invalid value in parameter `from`: "
-                                    "could not parse `%.*s` as a positive "
-                                    "integer", &v);
-    }
-
-    if (ngx_miroir_tasks_param(r, "uids", &v, &found) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (found) {
-        p = v.data;
-        end = p + v.len;
-
-        while (p <= end) {
-            ngx_str_t  item;
-
-            item.data = p;
-            p = ngx_strlchr(p, end, ',');
-            if (p == NULL) {
-                p = end;
-            }
-            item.len = p - item.data;
-            p++;
-
-            if (!(item.len == 1 && item.data[0] == '*')
-                && ngx_miroir_tasks_uint(&item, &uid) != NGX_OK)
-            {
-                return ngx_miroir_tasks_bad(r, "invalid_task_uids",
-                    "Invalid value in parameter `uids`: could not parse "
-                    "`%.*s` as a positive integer", &item);
-            }
-        }
+    if (op && !tr->flt.any) {
+        miroir_error_set(&err, NGX_HTTP_BAD_REQUEST,
+                         "missing_task_filters", "invalid_request",
+                         "Query parameters to filter the tasks to %s "
+                         "are missing. Available query parameters are: "
+                         "`uids`, `indexUids`, `statuses`, `types`, "
+                         "`canceledBy`, `beforeEnqueuedAt`, "
+                         "`afterEnqueuedAt`, `beforeStartedAt`, "
+                         "`afterStartedAt`, `beforeFinishedAt`, "
+                         "`afterFinishedAt`.",
+                         op == NGX_MIROIR_TASKS_OP_DELETE ? "delete"
+                                                          : "cancel");
+        return ngx_miroir_send_error(r, &err);
     }
 
     if (ngx_miroir_tasks_collect(r, cl, (uint64_t) -1, tr) != NGX_OK) {
@@ -1396,6 +1851,85 @@ ngx_miroir_tasks_node_task(cJSON **answers, ngx_uint_t nnodes,
 }
 
 
+/*
+ * Miroir's own parts of a task: the details of a cancelation or deletion
+ * (counted in Miroir tasks, not node tasks) and the uid of the Miroir
+ * task that canceled it.
+ */
+static void
+ngx_miroir_tasks_fix(cJSON *rec, cJSON *task, ngx_uint_t done)
+{
+    cJSON  *op, *det, *by, *st;
+
+    op = cJSON_GetObjectItemCaseSensitive(rec, "op");
+
+    if (cJSON_IsObject(op)) {
+        det = cJSON_CreateObject();
+        cJSON_AddItemToObject(det, "matchedTasks", cJSON_Duplicate(
+            cJSON_GetObjectItemCaseSensitive(op, "matchedTasks"), 1));
+
+        if (done) {
+            cJSON_AddItemToObject(det,
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op,
+                                                                      "key")),
+                cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(op, "count"),
+                                1));
+        } else {
+            cJSON_AddNullToObject(det,
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op,
+                                                                      "key")));
+        }
+
+        cJSON_AddItemToObject(det, "originalFilter", cJSON_Duplicate(
+            cJSON_GetObjectItemCaseSensitive(op, "originalFilter"), 1));
+
+        if (cJSON_GetObjectItemCaseSensitive(task, "details")) {
+            cJSON_ReplaceItemInObjectCaseSensitive(task, "details", det);
+        } else {
+            cJSON_AddItemToObject(task, "details", det);
+        }
+    }
+
+    by = cJSON_GetObjectItemCaseSensitive(rec, "canceledBy");
+    st = cJSON_GetObjectItemCaseSensitive(task, "status");
+
+    /* as in Meilisearch, a task has no batch until one starts it */
+
+    if (cJSON_IsString(st) && ngx_strcmp(st->valuestring, "enqueued") == 0
+        && cJSON_GetObjectItemCaseSensitive(task, "batchUid"))
+    {
+        cJSON_ReplaceItemInObjectCaseSensitive(task, "batchUid",
+                                               cJSON_CreateNull());
+    }
+
+    if (cJSON_IsNumber(by) && cJSON_IsString(st)
+        && ngx_strcmp(st->valuestring, "canceled") == 0)
+    {
+        cJSON_ReplaceItemInObjectCaseSensitive(task, "canceledBy",
+                                               cJSON_Duplicate(by, 1));
+    }
+}
+
+
+/* The final form kept in the log, with the node tasks (for DELETE /tasks). */
+static ngx_int_t
+ngx_miroir_tasks_print_final(ngx_http_request_t *r, cJSON *task,
+    cJSON *parts, ngx_str_t *out)
+{
+    ngx_int_t  rc;
+
+    if (cJSON_IsArray(parts)) {
+        cJSON_AddItemToObject(task, "_parts", cJSON_Duplicate(parts, 1));
+    }
+
+    rc = ngx_miroir_json_print(r, task, out);
+
+    cJSON_DeleteItemFromObjectCaseSensitive(task, "_parts");
+
+    return rc;
+}
+
+
 static void
 ngx_miroir_tasks_fetched(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
 {
@@ -1508,7 +2042,9 @@ ngx_miroir_tasks_fetched(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
                 cJSON_ReplaceItemInObjectCaseSensitive(task, "error",
                                                        cJSON_CreateNull());
 
-            } else if (ts && ngx_miroir_json_print(r, task, &s) == NGX_OK) {
+            } else if (ts && ngx_miroir_tasks_print_final(r, task, parts, &s)
+                              == NGX_OK)
+            {
                 ngx_shmtx_lock(&shpool->mutex);
                 (void) ngx_miroir_tasks_store_locked(tr->cl, shpool, ts,
                                                      tr->uids[i], s.data,
@@ -1593,10 +2129,12 @@ ngx_miroir_tasks_fetched(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
             terminal = 0;
         }
 
+        ngx_miroir_tasks_fix(rec, task, terminal && missing == 0);
+
         tr->tasks[i] = task;
 
         if (terminal && missing == 0 && ts
-            && ngx_miroir_json_print(r, task, &s) == NGX_OK)
+            && ngx_miroir_tasks_print_final(r, task, parts, &s) == NGX_OK)
         {
             ngx_shmtx_lock(&shpool->mutex);
             (void) ngx_miroir_tasks_store_locked(tr->cl, shpool, ts,
@@ -1627,6 +2165,7 @@ ngx_miroir_tasks_view(ngx_http_request_t *r, ngx_miroir_tasks_req_t *tr,
     }
 
     if (tr->final[i]) {
+        cJSON_DeleteItemFromObjectCaseSensitive(rec, "_parts");
         tr->tasks[i] = rec;
         return rec;
     }
@@ -1654,6 +2193,8 @@ ngx_miroir_tasks_view(ngx_http_request_t *r, ngx_miroir_tasks_req_t *tr,
     cJSON_AddNullToObject(task, "startedAt");
     cJSON_AddNullToObject(task, "finishedAt");
 
+    ngx_miroir_tasks_fix(rec, task, 0);
+
     /* owned by the record's pool cleanup through a child item */
     cJSON_AddItemToObject(rec, "_view", task);
 
@@ -1665,38 +2206,71 @@ ngx_miroir_tasks_view(ngx_http_request_t *r, ngx_miroir_tasks_req_t *tr,
 
 static ngx_uint_t
 ngx_miroir_tasks_match(ngx_http_request_t *r, cJSON *task, uint64_t uid,
-    ngx_str_t *uids, ngx_str_t *statuses, ngx_str_t *types,
-    ngx_str_t *indexes)
+    ngx_miroir_tasks_filter_t *f)
 {
-    u_char  buf[32], *p;
-    cJSON  *v;
+    int64_t      sec, ns;
+    cJSON       *v;
+    ngx_int_t    cmp;
+    ngx_uint_t   k, bare;
+    const char  *s;
+    static const char  *fields[NGX_MIROIR_TF_LISTS] = {
+        NULL, "batchUid", "canceledBy", "status", "type", "indexUid"
+    };
 
-    if (uids) {
-        p = ngx_sprintf(buf, "%uL", uid);
-        *p = '\0';
+    for (k = 0; k < NGX_MIROIR_TF_LISTS; k++) {
+        if (!f->has_list[k]) {
+            continue;
+        }
 
-        if (!ngx_miroir_tasks_in(uids, (char *) buf)) {
+        if (k == NGX_MIROIR_TF_UIDS) {
+            if (!ngx_miroir_tasks_in_uint(&f->list[k], uid)) {
+                return 0;
+            }
+
+            continue;
+        }
+
+        v = cJSON_GetObjectItemCaseSensitive(task, fields[k]);
+
+        if (k <= NGX_MIROIR_TF_CANCELED_BY) {
+            if (!cJSON_IsNumber(v)
+                || !ngx_miroir_tasks_in_uint(&f->list[k],
+                                             (uint64_t) v->valuedouble))
+            {
+                return 0;
+            }
+
+            continue;
+        }
+
+        if (!ngx_miroir_tasks_in(&f->list[k], cJSON_GetStringValue(v))) {
             return 0;
         }
     }
 
-    if (statuses) {
-        v = cJSON_GetObjectItemCaseSensitive(task, "status");
-        if (!ngx_miroir_tasks_in(statuses, cJSON_GetStringValue(v))) {
+    for (k = 0; k < NGX_MIROIR_TF_DATES; k++) {
+        if (!f->has_date[k]) {
+            continue;
+        }
+
+        s = ngx_miroir_tasks_date_fields[k / 2];
+        v = cJSON_GetObjectItemCaseSensitive(task, s);
+        s = cJSON_GetStringValue(v);
+
+        if (s == NULL
+            || ngx_miroir_tasks_date((u_char *) s, ngx_strlen(s), &sec, &ns,
+                                     &bare)
+               != NGX_OK)
+        {
             return 0;
         }
-    }
 
-    if (types) {
-        v = cJSON_GetObjectItemCaseSensitive(task, "type");
-        if (!ngx_miroir_tasks_in(types, cJSON_GetStringValue(v))) {
-            return 0;
-        }
-    }
+        cmp = sec < f->date[k] ? -1 : sec > f->date[k] ? 1
+              : ns < f->date_ns[k] ? -1 : ns > f->date_ns[k] ? 1 : 0;
 
-    if (indexes) {
-        v = cJSON_GetObjectItemCaseSensitive(task, "indexUid");
-        if (!ngx_miroir_tasks_in(indexes, cJSON_GetStringValue(v))) {
+        /* bounds are exclusive */
+
+        if ((k % 2 == 0 && cmp >= 0) || (k % 2 == 1 && cmp <= 0)) {
             return 0;
         }
     }
@@ -1708,11 +2282,11 @@ ngx_miroir_tasks_match(ngx_http_request_t *r, cJSON *task, uint64_t uid,
 static void
 ngx_miroir_tasks_answer(ngx_http_request_t *r, ngx_miroir_tasks_req_t *tr)
 {
-    cJSON       *task, *list, *results;
-    uint64_t     limit, from, next, total, first;
-    ngx_str_t    out, v, uids, statuses, types, indexes;
-    ngx_uint_t   i, found, has_uids, has_statuses, has_types, has_indexes;
-    ngx_uint_t   has_next, has_first;
+    cJSON                      *task, *list, *results;
+    uint64_t                    next, total, first;
+    ngx_str_t                   out;
+    ngx_uint_t                  k, i, has_next, has_first;
+    ngx_miroir_tasks_filter_t  *f;
 
     if (tr->single) {
         task = ngx_miroir_tasks_view(r, tr, 0);
@@ -1727,21 +2301,12 @@ ngx_miroir_tasks_answer(ngx_http_request_t *r, ngx_miroir_tasks_req_t *tr)
         return;
     }
 
-    limit = 20;
-    from = (uint64_t) -1;
-
-    if (ngx_miroir_tasks_param(r, "limit", &v, &found) == NGX_OK && found) {
-        (void) ngx_miroir_tasks_uint(&v, &limit);
+    if (tr->op) {
+        ngx_miroir_tasks_op(r, tr);
+        return;
     }
 
-    if (ngx_miroir_tasks_param(r, "from", &v, &found) == NGX_OK && found) {
-        (void) ngx_miroir_tasks_uint(&v, &from);
-    }
-
-    (void) ngx_miroir_tasks_param(r, "uids", &uids, &has_uids);
-    (void) ngx_miroir_tasks_param(r, "statuses", &statuses, &has_statuses);
-    (void) ngx_miroir_tasks_param(r, "types", &types, &has_types);
-    (void) ngx_miroir_tasks_param(r, "indexUids", &indexes, &has_indexes);
+    f = &tr->flt;
 
     list = cJSON_CreateObject();
     if (list == NULL) {
@@ -1757,28 +2322,29 @@ ngx_miroir_tasks_answer(ngx_http_request_t *r, ngx_miroir_tasks_req_t *tr)
     has_next = 0;
     has_first = 0;
 
-    for (i = 0; i < tr->n; i++) {
+    /* the records are newest first; reverse=true walks them backwards */
+
+    for (k = 0; k < tr->n; k++) {
+        i = f->reverse ? tr->n - 1 - k : k;
+
         task = ngx_miroir_tasks_view(r, tr, i);
         if (task == NULL) {
             continue;
         }
 
-        if (!ngx_miroir_tasks_match(r, task, tr->uids[i],
-                                    has_uids ? &uids : NULL,
-                                    has_statuses ? &statuses : NULL,
-                                    has_types ? &types : NULL,
-                                    has_indexes ? &indexes : NULL))
-        {
+        if (!ngx_miroir_tasks_match(r, task, tr->uids[i], f)) {
             continue;
         }
 
         total++;
 
-        if (tr->uids[i] > from) {
+        if (f->has_from
+            && (f->reverse ? tr->uids[i] < f->from : tr->uids[i] > f->from))
+        {
             continue;
         }
 
-        if ((uint64_t) cJSON_GetArraySize(results) < limit) {
+        if ((uint64_t) cJSON_GetArraySize(results) < f->limit) {
             if (!has_first) {
                 first = tr->uids[i];
                 has_first = 1;
@@ -1793,7 +2359,7 @@ ngx_miroir_tasks_answer(ngx_http_request_t *r, ngx_miroir_tasks_req_t *tr)
     }
 
     cJSON_AddNumberToObject(list, "total", (double) total);
-    cJSON_AddNumberToObject(list, "limit", (double) limit);
+    cJSON_AddNumberToObject(list, "limit", (double) f->limit);
 
     if (has_first) {
         cJSON_AddNumberToObject(list, "from", (double) first);
@@ -1817,4 +2383,366 @@ ngx_miroir_tasks_answer(ngx_http_request_t *r, ngx_miroir_tasks_req_t *tr)
 
     ngx_miroir_finish(r, ngx_miroir_send_json(r, NGX_HTTP_OK, out.data,
                                               out.len));
+}
+
+
+/* The node task uids of record i: its parts (kept in the final form). */
+static cJSON *
+ngx_miroir_tasks_parts(ngx_http_request_t *r, ngx_miroir_tasks_req_t *tr,
+    ngx_uint_t i)
+{
+    cJSON  *rec;
+
+    rec = ngx_miroir_json_parse(r, tr->texts[i], ngx_strlen(tr->texts[i]));
+    if (rec == NULL) {
+        return NULL;
+    }
+
+    return cJSON_GetObjectItemCaseSensitive(rec,
+                                            tr->final[i] ? "_parts" : "parts");
+}
+
+
+/*
+ * POST /tasks/cancel and DELETE /tasks, once every record is known:
+ * select the Miroir tasks, then cancel or delete their node tasks with
+ * one request per node.
+ */
+static void
+ngx_miroir_tasks_op(ngx_http_request_t *r, ngx_miroir_tasks_req_t *tr)
+{
+    u_char               *p;
+    cJSON                *task, *parts, *part;
+    uint64_t             *u;
+    ngx_str_t             args;
+    ngx_uint_t            i, j, node, nnodes, sel;
+    const char           *st;
+    ngx_array_t           lists[MIROIR_MAX_NODES];
+    ngx_miroir_call_t    *call;
+    ngx_miroir_fanout_t  *fo;
+    static ngx_str_t      cancel_uri = ngx_string("/tasks/cancel");
+
+    nnodes = tr->cl->nodes.nelts;
+
+    tr->sel = ngx_palloc(r->pool, (tr->n + 1) * sizeof(ngx_uint_t));
+    if (tr->sel == NULL) {
+        ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    for (node = 0; node < nnodes; node++) {
+        if (ngx_array_init(&lists[node], r->pool, 16, sizeof(uint64_t))
+            != NGX_OK)
+        {
+            ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    for (i = 0; i < tr->n; i++) {
+        task = ngx_miroir_tasks_view(r, tr, i);
+
+        if (task == NULL || !ngx_miroir_tasks_match(r, task, tr->uids[i],
+                                                    &tr->flt))
+        {
+            continue;
+        }
+
+        tr->matched++;
+
+        st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task,
+                                                                   "status"));
+        if (st == NULL) {
+            continue;
+        }
+
+        /* Meilisearch cancels unfinished tasks and deletes finished ones */
+
+        sel = (ngx_strcmp(st, "enqueued") == 0
+               || ngx_strcmp(st, "processing") == 0);
+
+        if (tr->op == NGX_MIROIR_TASKS_OP_DELETE) {
+            sel = !sel;
+        }
+
+        if (!sel) {
+            continue;
+        }
+
+        tr->sel[tr->nsel++] = i;
+
+        parts = ngx_miroir_tasks_parts(r, tr, i);
+
+        cJSON_ArrayForEach(part, parts) {
+            node = (ngx_uint_t) cJSON_GetArrayItem(part, 0)->valuedouble;
+
+            if (node >= nnodes) {
+                continue;
+            }
+
+            u = ngx_array_push(&lists[node]);
+            if (u == NULL) {
+                ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            *u = (uint64_t) cJSON_GetArrayItem(part, 1)->valuedouble;
+        }
+    }
+
+    fo = NULL;
+
+    for (node = 0; node < nnodes; node++) {
+        if (lists[node].nelts == 0) {
+            continue;
+        }
+
+        if (fo == NULL) {
+            fo = ngx_miroir_fanout_create(r, tr->cl, nnodes);
+            if (fo == NULL) {
+                ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+        }
+
+        args.data = ngx_pnalloc(r->pool, 16 + 21 * lists[node].nelts);
+        if (args.data == NULL) {
+            ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        p = ngx_cpymem(args.data, "uids=", 5);
+        u = lists[node].elts;
+
+        for (j = 0; j < lists[node].nelts; j++) {
+            p = ngx_sprintf(p, "%s%uL", j ? "," : "", u[j]);
+        }
+
+        args.len = p - args.data;
+
+        call = ngx_miroir_fanout_add(fo, node,
+                   tr->op == NGX_MIROIR_TASKS_OP_CANCEL ? NGX_HTTP_POST
+                                                        : NGX_HTTP_DELETE,
+                   tr->op == NGX_MIROIR_TASKS_OP_CANCEL
+                   ? &cancel_uri : &ngx_miroir_tasks_uri, &args);
+        if (call == NULL) {
+            ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    if (fo == NULL) {
+        ngx_miroir_tasks_op_done(r, tr, NULL);
+        return;
+    }
+
+    if (ngx_miroir_fanout_start(fo, ngx_miroir_tasks_op_fetched, tr)
+        != NGX_OK)
+    {
+        ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_miroir_tasks_op_fetched(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
+{
+    ngx_miroir_tasks_op_done(r, fo->data, fo);
+}
+
+
+/*
+ * The nodes took the cancelation or deletion (or there was nothing to
+ * send): record the Miroir task, mark or drop the selected records,
+ * answer 202.
+ */
+static void
+ngx_miroir_tasks_op_done(ngx_http_request_t *r, ngx_miroir_tasks_req_t *tr,
+    ngx_miroir_fanout_t *fo)
+{
+    u_char                  *p;
+    u_char                   now[40];
+    char                    *text;
+    cJSON                   *rec, *parts, *part, *ans, *tu, *det, *old;
+    uint64_t                 uid;
+    ngx_str_t                s, filter;
+    ngx_uint_t               i, nparts, cancel;
+    const char              *type, *key;
+    ngx_slab_pool_t         *shpool;
+    ngx_miroir_call_t       *call;
+    ngx_miroir_task_slot_t  *slot;
+    ngx_miroir_tasks_shm_t  *ts;
+
+    ts = ngx_miroir_tasks_shm(tr->cl, &shpool);
+    if (ts == NULL) {
+        ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    cancel = (tr->op == NGX_MIROIR_TASKS_OP_CANCEL);
+    type = cancel ? "taskCancelation" : "taskDeletion";
+    key = cancel ? "canceledTasks" : "deletedTasks";
+
+    ngx_miroir_tasks_time(now);
+
+    /* originalFilter: the query string as the client sent it */
+
+    filter.len = r->args.len + 1;
+    filter.data = ngx_pnalloc(r->pool, filter.len + 1);
+    if (filter.data == NULL) {
+        ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    filter.data[0] = '?';
+    ngx_memcpy(filter.data + 1, r->args.data, r->args.len);
+    filter.data[filter.len] = '\0';
+
+    rec = cJSON_CreateObject();
+    if (rec == NULL) {
+        ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    parts = cJSON_CreateArray();
+    nparts = 0;
+
+    for (i = 0; fo && i < fo->calls.nelts; i++) {
+        call = fo->calls.elts;
+        call = &call[i];
+
+        if (!call->ok || (call->status != NGX_HTTP_OK
+                          && call->status != NGX_HTTP_ACCEPTED))
+        {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "miroir: node %ui did not take the task %s "
+                          "(status %ui)", call->node,
+                          cancel ? "cancelation" : "deletion", call->status);
+            continue;
+        }
+
+        ans = ngx_miroir_json_parse(r, call->response.data,
+                                    call->response.len);
+        tu = ans ? cJSON_GetObjectItemCaseSensitive(ans, "taskUid") : NULL;
+
+        if (!cJSON_IsNumber(tu)) {
+            continue;
+        }
+
+        part = cJSON_CreateArray();
+        cJSON_AddItemToArray(part, cJSON_CreateNumber((double) call->node));
+        cJSON_AddItemToArray(part, cJSON_CreateNumber(tu->valuedouble));
+        cJSON_AddItemToArray(part, cJSON_CreateNumber(0));
+        cJSON_AddItemToArray(part, cJSON_CreateNumber(0));
+        cJSON_AddItemToArray(parts, part);
+        nparts++;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    uid = ts->next_uid;
+
+    cJSON_AddNumberToObject(rec, "uid", (double) uid);
+
+    if (nparts) {
+        cJSON_AddNullToObject(rec, "indexUid");
+        cJSON_AddStringToObject(rec, "type", type);
+        cJSON_AddStringToObject(rec, "enqueuedAt", (char *) now);
+        cJSON_AddNumberToObject(rec, "agg", NGX_MIROIR_AGG_PLAIN);
+        cJSON_AddNumberToObject(rec, "received", -1);
+        det = cJSON_AddObjectToObject(rec, "op");
+        cJSON_AddNumberToObject(det, "matchedTasks", (double) tr->matched);
+        cJSON_AddStringToObject(det, "key", key);
+        cJSON_AddNumberToObject(det, "count", (double) tr->nsel);
+        cJSON_AddStringToObject(det, "originalFilter", (char *) filter.data);
+        cJSON_AddItemToObject(rec, "parts", parts);
+
+    } else {
+        /* no node task involved: done at once */
+
+        cJSON_Delete(parts);
+        cJSON_AddNumberToObject(rec, "batchUid", (double) uid);
+        cJSON_AddNullToObject(rec, "indexUid");
+        cJSON_AddStringToObject(rec, "status", "succeeded");
+        cJSON_AddStringToObject(rec, "type", type);
+        cJSON_AddNullToObject(rec, "canceledBy");
+        det = cJSON_AddObjectToObject(rec, "details");
+        cJSON_AddNumberToObject(det, "matchedTasks", (double) tr->matched);
+        cJSON_AddNumberToObject(det, key, (double) tr->nsel);
+        cJSON_AddStringToObject(det, "originalFilter", (char *) filter.data);
+        cJSON_AddNullToObject(rec, "error");
+        cJSON_AddStringToObject(rec, "duration", "PT0S");
+        cJSON_AddStringToObject(rec, "enqueuedAt", (char *) now);
+        cJSON_AddStringToObject(rec, "startedAt", (char *) now);
+        cJSON_AddStringToObject(rec, "finishedAt", (char *) now);
+    }
+
+    text = cJSON_PrintUnformatted(rec);
+    cJSON_Delete(rec);
+
+    if (text == NULL
+        || ngx_miroir_tasks_store_locked(tr->cl, shpool, ts, uid,
+                                         (u_char *) text, ngx_strlen(text),
+                                         nparts == 0, 1, r->connection->log)
+           == NGX_ERROR)
+    {
+        ts->next_uid = uid + 1;
+    }
+
+    free(text);
+
+    /* mark (canceledBy) or drop the selected records */
+
+    for (i = 0; i < tr->nsel; i++) {
+        slot = &ts->slots[tr->uids[tr->sel[i]] % NGX_MIROIR_TASKS_KEEP];
+
+        if (slot->text == NULL || slot->uid != tr->uids[tr->sel[i]]) {
+            continue;
+        }
+
+        if (!cancel) {
+            ngx_slab_free_locked(shpool, slot->text);
+            slot->text = NULL;
+            ngx_miroir_tasks_append(tr->cl, ts, slot->uid, (u_char *) "{}",
+                                    2, 2, r->connection->log);
+            continue;
+        }
+
+        old = cJSON_Parse((char *) slot->text);
+        if (old == NULL) {
+            continue;
+        }
+
+        cJSON_DeleteItemFromObjectCaseSensitive(old, "canceledBy");
+        cJSON_AddNumberToObject(old, "canceledBy", (double) uid);
+
+        text = cJSON_PrintUnformatted(old);
+        cJSON_Delete(old);
+
+        if (text) {
+            (void) ngx_miroir_tasks_store_locked(tr->cl, shpool, ts,
+                                                 slot->uid, (u_char *) text,
+                                                 ngx_strlen(text),
+                                                 slot->final, 1,
+                                                 r->connection->log);
+            free(text);
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    s.data = ngx_pnalloc(r->pool, 256);
+    if (s.data == NULL) {
+        ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_snprintf(s.data, 256, "{\"taskUid\":%uL,\"indexUid\":null,"
+                     "\"status\":\"enqueued\",\"type\":\"%s\","
+                     "\"enqueuedAt\":\"%s\"}", uid, type, now);
+
+    s.len = p - s.data;
+
+    ngx_miroir_finish(r, ngx_miroir_send_json(r, NGX_HTTP_ACCEPTED, s.data,
+                                              s.len));
 }

@@ -107,6 +107,14 @@ class Index:
             snap = self._sorted
         return iter(snap)
 
+    def snapshot(self):
+        """The sorted (internal id, document) list; the same object until the
+        documents change (lets the search engine reuse its per-index caches)."""
+        with self.lock:
+            if self._sorted is None:
+                self._sorted = sorted(self._docs.items())
+            return self._sorted
+
     def get_document(self, external_id):
         with self.lock:
             iid = self._ext.get(str(external_id))

@@ -214,8 +214,33 @@ class IndexCache:
         self.docs = {}      # iid -> (doc, DocData)
         self.postings = {}  # word -> set(iid)
         self.by_first = {}  # first char -> set(word)
+        self.snap = None    # index snapshot the lists below were built from
+        self.out = None     # [(iid, doc, DocData)] of that snapshot
+        self.sortv = None   # (field, asc) -> {id(doc): sort value} for the docs of `out`
+
+    def sort_value_fn(self):
+        """`sort_value` memoised per document of the current snapshot (field criteria)."""
+        memo = self.sortv
+        if memo is None:
+            memo = self.sortv = {}
+
+        def fn(doc, crit):
+            if crit[0] != "field":
+                return sort_value(doc, crit)
+            m = memo.get((crit[1], crit[2]))
+            if m is None:
+                m = memo[(crit[1], crit[2])] = {}
+            k = id(doc)
+            v = m.get(k, m)
+            if v is m:
+                v = m[k] = sort_value(doc, crit)
+            return v
+        return fn
 
     def reset(self):
+        self.sortv = None
+        self.snap = None
+        self.out = None
         self.docs = {}
         self.postings = {}
         self.by_first = {}
@@ -258,12 +283,16 @@ def _doc_datas(index, settings):
     if cache.sig != sig:
         cache.sig = sig
         cache.reset()
+    snap_fn = getattr(index, "snapshot", None)
+    snap = snap_fn() if snap_fn is not None else None
+    if snap is not None and cache.snap is snap and cache.out is not None:
+        return cache.out, max_weight, weight_fn, cache
     docs = cache.docs
     built = 0
     out = []
     append = out.append
     get = docs.get
-    for iid, doc in index.iter_documents():
+    for iid, doc in (snap if snap is not None else index.iter_documents()):
         ent = get(iid)
         if ent is None or ent[0] is not doc:
             if ent is not None:
@@ -284,6 +313,11 @@ def _doc_datas(index, settings):
         # way (full collections over it cost more than a search)
         gc.collect()
         gc.freeze()
+    # documents may have changed: sort values are recomputed
+    cache.sortv = None
+    if snap is not None:
+        cache.snap = snap
+        cache.out = out
     return out, max_weight, weight_fn, cache
 
 
@@ -410,10 +444,30 @@ def _rank_items(ds):
 def _sort_entries(entries):
     """Stable multi-pass sort, last criterion first (entries start in iid order)."""
     width = min(len(e[3]) for e in entries)
-    for j in range(width - 1, -1, -1):
-        kind = entries[0][3][j][0]
+    first = entries[0][3]
+    j = width - 1
+    while j >= 0:
+        kind = first[j][0]
         if kind == "r":
-            entries.sort(key=lambda e: -e[3][j][1])
+            # a run of rank columns i..j sorts in one pass on the tuple of them
+            i = j
+            while i > 0 and first[i - 1][0] == "r":
+                i -= 1
+            if i == j:
+                entries.sort(key=lambda e: -e[3][j][1])
+            else:
+                cols = range(i, j + 1)
+                keys = {}   # rank items are shared between documents ranked alike
+
+                def rkey(e):
+                    items = e[3]
+                    k = keys.get(id(items))
+                    if k is None:
+                        k = keys[id(items)] = tuple([-items[c][1] for c in cols])
+                    return k
+                entries.sort(key=rkey)
+            j = i - 1
+            continue
         elif kind == "s":
             asc = entries[0][3][j][1]
             if asc:
@@ -437,6 +491,7 @@ def _sort_entries(entries):
             else:
                 entries.sort(key=lambda e: (0, 0) if e[3][j][2][1] is None else (1, e[3][j][2][1]),
                              reverse=True)
+        j -= 1
 
 
 def _compare_entries(a, b):
@@ -590,10 +645,11 @@ def _run(index, plan):
     rules = effective_rules(settings, has_query, strategy)
     flt = plan["filter"]
     entries = []
+    svf = sort_value
     if has_query:
         docs, max_weight, weight_fn, cache = _doc_datas(index, settings)
     else:
-        docs, max_weight, weight_fn, cache = [(iid, doc, None) for iid, doc in index.iter_documents()], 0, None, None
+        docs, max_weight, weight_fn, cache = None, 0, None, None
     ctx = {"sort_criteria": plan["sort"], "max_weight": max_weight, "typo_off_fields": None,
            "fields_ok": None, "prox_by_attribute": settings.get("proximityPrecision") == "byAttribute"}
     typo = settings.get("typoTolerance") or {}
@@ -605,8 +661,77 @@ def _run(index, plan):
         ctx["struct_prox_max"] = pm
     matcher = R.Matcher(query, settings) if has_query else None
     cand = None
+    rel = None
+    memo = {}
     if has_query:
         cand = matcher.prepare(cache)
+        # A document's ranking depends only on the occurrences of the query's
+        # relevant words and on its fields/word counts (plus its own sort
+        # values): documents sharing those share their relevancy details.
+        rel = matcher.relevant_words()
+        if rel is not None:
+            relset = frozenset(rel)
+            nrel = len(rel)
+        svf = cache.sort_value_fn()
+        # visit only the candidates, in internal id order
+        cdocs = cache.docs
+        if rel is not None and ason is None and not off_attrs:
+            docs = ()
+            thr = plan["threshold"]
+            append = entries.append
+            evaluate = R.evaluate
+            for iid in sorted(cand):
+                doc, dd = cdocs[iid]
+                if flt is not None and not flt(doc):
+                    continue
+                occ = dd.occ
+                if len(occ) < nrel:
+                    key = (dd.fkey, tuple([(w, tuple(occ[w])) for w in dd.words if w in relset]))
+                else:
+                    key = (dd.fkey, tuple([(w, tuple(occ[w])) for w in rel if w in occ]))
+                hit = memo.get(key)
+                if hit is None:
+                    ds = evaluate(query, dd, matcher, rules, strategy, svf, doc, ctx)
+                    hit = memo[key] = (ds, None if ds is None else _rank_items(ds),
+                                       ds is not None and any(d[0] == "sortv" for d in ds.details))
+                    if ds is None:
+                        continue
+                else:
+                    ds = hit[0]
+                    if ds is None:
+                        continue
+                    if hit[2]:
+                        ds2 = R.DocScore()
+                        ds2.details = [("sortv", d[1], svf(doc, d[1])) if d[0] == "sortv" else d
+                                       for d in ds.details]
+                        ds2.ranks = ds.ranks
+                        ds2.score = ds.score
+                        ds = ds2
+                if thr is not None and ds.score < thr:
+                    continue
+                if hit[2]:
+                    vals = iter([d[2] for d in ds.details if d[0] == "sortv"])
+                    append((iid, doc, ds, [(it[0], it[1], next(vals)) if it[0] != "r" else it
+                                           for it in hit[1]]))
+                else:
+                    append((iid, doc, ds, hit[1]))
+        else:
+            docs = [(iid,) + cdocs[iid] for iid in sorted(cand)]
+    elif not any(isinstance(r, tuple) for r in rules) and not ("sort" in rules and plan["sort"]):
+        # placeholder search without any sort: every document has the same
+        # (empty) details; share one score object
+        shared = R.placeholder_score(rules, ctx, None, svf)
+        ritems = _rank_items(shared)
+        thr = plan["threshold"]
+        if thr is None or not (shared.score < thr):
+            snap_fn = getattr(index, "snapshot", None)
+            for iid, doc in (snap_fn() if snap_fn is not None else index.iter_documents()):
+                if flt is not None and not flt(doc):
+                    continue
+                entries.append((iid, doc, shared, ritems))
+        docs = ()
+    if docs is None:
+        docs = [(iid, doc, None) for iid, doc in index.iter_documents()]
     for iid, doc, dd in docs:
         if cand is not None and iid not in cand:
             continue
@@ -625,11 +750,44 @@ def _run(index, plan):
             else:
                 ctx["fields_ok"] = None
                 ctx["typo_off_fields"] = None
-            ds = R.evaluate(query, dd, matcher, rules, strategy, sort_value, doc, ctx)
+            if rel is not None:
+                occ = dd.occ
+                if len(occ) < nrel:
+                    key = (dd.fkey, tuple([(w, tuple(occ[w])) for w in dd.words if w in relset]))
+                else:
+                    key = (dd.fkey, tuple([(w, tuple(occ[w])) for w in rel if w in occ]))
+                hit = memo.get(key)
+                if hit is None:
+                    ds = R.evaluate(query, dd, matcher, rules, strategy, svf, doc, ctx)
+                    hit = memo[key] = (ds, None if ds is None else _rank_items(ds),
+                                       ds is not None and any(d[0] == "sortv" for d in ds.details))
+                    if ds is None:
+                        continue
+                else:
+                    ds = hit[0]
+                    if ds is None:
+                        continue
+                    if hit[2]:
+                        ds2 = R.DocScore()
+                        ds2.details = [("sortv", d[1], svf(doc, d[1])) if d[0] == "sortv" else d
+                                       for d in ds.details]
+                        ds2.ranks = ds.ranks
+                        ds2.score = ds.score
+                        ds = ds2
+                if plan["threshold"] is not None and ds.score < plan["threshold"]:
+                    continue
+                if hit[2]:
+                    vals = iter([d[2] for d in ds.details if d[0] == "sortv"])
+                    items = [(it[0], it[1], next(vals)) if it[0] != "r" else it for it in hit[1]]
+                else:
+                    items = hit[1]
+                entries.append((iid, doc, ds, items))
+                continue
+            ds = R.evaluate(query, dd, matcher, rules, strategy, svf, doc, ctx)
             if ds is None:
                 continue
         else:
-            ds = R.placeholder_score(rules, ctx, doc, sort_value)
+            ds = R.placeholder_score(rules, ctx, doc, svf)
         if plan["threshold"] is not None and ds.score < plan["threshold"]:
             continue
         entries.append((iid, doc, ds, _rank_items(ds)))

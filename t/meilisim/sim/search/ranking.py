@@ -58,7 +58,7 @@ def flatten_doc(doc):
 
 class DocData:
     """Searchable representation of one document."""
-    __slots__ = ("fields", "occ", "wordcount")
+    __slots__ = ("fields", "occ", "wordcount", "fkey", "words")
 
     def __init__(self, doc, weight_fn, stop_words):
         # fields: list of (name, weight); occ: word -> list of (field_idx, pos)
@@ -88,6 +88,8 @@ class DocData:
                     self.occ.setdefault(word, []).append((fidx, p))
                 pos = toks[-1][1]
             self.wordcount.append(count)
+        self.fkey = (tuple(self.fields), tuple(self.wordcount))
+        self.words = tuple(sorted(self.occ))
 
 
 # ---------------------------------------------------------------------------
@@ -361,6 +363,39 @@ class Matcher:
                         cand |= pl & pr
             self.node_words[id(node)] = words
         return cand
+
+    def relevant_words(self):
+        """Every document word `evaluate` may look at for this query (after
+        `prepare`): derivations of each node over the vocabulary, the node words,
+        phrase, synonym and negative words, and the halves of split words. A
+        document's ranking depends on its other words only through its fields
+        and their word counts."""
+        rel = set()
+        q = self.query
+        for node in q.all_nodes():
+            nw = self.node_words.get(id(node))
+            if nw is None:
+                return None
+            rel.update(nw)
+            if node.word is not None:
+                rel.add(node.word)
+                w = node.word
+                for i in range(1, len(w)):
+                    rel.add(w[:i])
+                    rel.add(w[i:])
+            if node.phrase is not None:
+                rel.update(x for x in node.phrase if x is not None)
+            for syn in node.synonyms or ():
+                rel.update(x for x in syn if x is not None)
+        for t in q.terms:
+            if t.phrase is not None:
+                rel.update(x for x in t.phrase if x is not None)
+            if t.word is not None:
+                rel.add(t.word)
+        rel.update(q.negative_words)
+        for ph in q.negative_phrases:
+            rel.update(x for x in ph if x is not None)
+        return sorted(rel)
 
 
 def phrase_occurrences(dd, words, fields_ok):

@@ -53,15 +53,22 @@ class FakeIndex:
             self._next += 1
             self._ext[ext] = iid
         self._docs[iid] = doc
+        self._snap = None
         return iid
 
     def delete(self, ext):
         iid = self._ext.pop(str(ext), None)
         if iid is not None:
             del self._docs[iid]
+            self._snap = None
 
     def iter_documents(self):
         return iter(sorted(self._docs.items()))
+
+    def snapshot(self):
+        if getattr(self, "_snap", None) is None:
+            self._snap = sorted(self._docs.items())
+        return self._snap
 
     def get_document(self, external_id):
         iid = self._ext.get(str(external_id))

@@ -472,6 +472,67 @@ miroir_split_infer(miroir_split_ctx_t *ctx)
 
 
 /*
+ * Whether extra[i] is a destination not already served: a valid node,
+ * not an owner, not an earlier extra slot.
+ */
+static int
+miroir_split_extra_new(const uint16_t *owners, const miroir_route_table_t *rt,
+    const uint16_t *extra, uint32_t i)
+{
+    uint32_t  j;
+
+    if (extra[i] >= rt->nnodes) {
+        return 0;
+    }
+
+    for (j = 0; j < rt->rf; j++) {
+        if (owners[j] == extra[i]) {
+            return 0;
+        }
+    }
+
+    for (j = 0; j < i; j++) {
+        if (extra[j] == extra[i]) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* Append the tagged document (ctx->prefix + doc) to node's body. */
+static miroir_rc_t
+miroir_split_append(miroir_split_ctx_t *ctx, uint32_t node,
+    const unsigned char *doc, size_t len, const miroir_split_doc_t *d)
+{
+    miroir_bytes_t  *b;
+
+    b = &ctx->out[node];
+
+    if (miroir_bytes_reserve(b, ctx->prefix.len + len + 1) != MIROIR_OK) {
+        return MIROIR_ENOMEM;
+    }
+
+    memcpy(b->data + b->len, ctx->prefix.data, ctx->prefix.len);
+    b->len += ctx->prefix.len;
+
+    if (d->has_fields) {
+        memcpy(b->data + b->len, doc + 1, len - 1);
+        b->len += len - 1;
+
+    } else {
+        b->data[b->len++] = '}';
+    }
+
+    b->data[b->len++] = '\n';
+    ctx->res->parts[node].ndocs++;
+
+    return MIROIR_OK;
+}
+
+
+/*
  * A document was walked: check its id and append it to its owners.
  * doc[0..len) is the object text starting with '{'.
  */
@@ -480,7 +541,7 @@ miroir_split_emit(miroir_split_ctx_t *ctx, const unsigned char *doc,
     size_t len, const miroir_split_doc_t *d)
 {
     const miroir_route_table_t  *rt = ctx->rt;
-    const uint16_t              *owners;
+    const uint16_t              *owners, *extra;
     miroir_bytes_t              *b;
     miroir_rc_t                  rc;
     uint32_t                     shard, i, j;
@@ -562,25 +623,25 @@ miroir_split_emit(miroir_split_ctx_t *ctx, const unsigned char *doc,
             continue;                       /* same node listed twice */
         }
 
-        b = &ctx->out[owners[i]];
-
-        if (miroir_bytes_reserve(b, ctx->prefix.len + len + 1) != MIROIR_OK) {
+        if (miroir_split_append(ctx, owners[i], doc, len, d) != MIROIR_OK) {
             return MIROIR_ENOMEM;
         }
+    }
 
-        memcpy(b->data + b->len, ctx->prefix.data, ctx->prefix.len);
-        b->len += ctx->prefix.len;
+    if (ctx->conf->extra == NULL) {
+        return MIROIR_OK;
+    }
 
-        if (d->has_fields) {
-            memcpy(b->data + b->len, doc + 1, len - 1);
-            b->len += len - 1;
+    extra = ctx->conf->extra + (size_t) shard * ctx->conf->nextra;
 
-        } else {
-            b->data[b->len++] = '}';
+    for (i = 0; i < ctx->conf->nextra; i++) {
+        if (!miroir_split_extra_new(owners, rt, extra, i)) {
+            continue;
         }
 
-        b->data[b->len++] = '\n';
-        ctx->res->parts[owners[i]].ndocs++;
+        if (miroir_split_append(ctx, extra[i], doc, len, d) != MIROIR_OK) {
+            return MIROIR_ENOMEM;
+        }
     }
 
     return MIROIR_OK;
@@ -1117,6 +1178,12 @@ miroir_split(const miroir_split_conf_t *conf, const void *body, size_t len,
     }
 
     if (conf->format == MIROIR_DOC_CSV && conf->csv_delimiter >= 0x80) {
+        return MIROIR_EINVAL;
+    }
+
+    if (conf->extra != NULL
+        && (conf->nextra < 1 || conf->nextra > MIROIR_MAX_NODES))
+    {
         return MIROIR_EINVAL;
     }
 

@@ -59,7 +59,20 @@ typedef struct {
     unsigned char                csv_delimiter;  /* 0 means ',' */
     const char                  *primary_key;    /* NULL: infer */
     const miroir_route_table_t  *route;
+
+    /*
+     * Optional extra destinations per shard (a shard being migrated must
+     * also reach its old owners): extra[s * nextra + k], k < nextra, is
+     * one more node that gets shard s's documents, tagged like the others
+     * with route's owners of s; MIROIR_SPLIT_NO_NODE (or any index >=
+     * route->nnodes, or an owner) is skipped.  NULL (the common case):
+     * the owners only, at no cost per document.
+     */
+    const uint16_t              *extra;
+    uint32_t                     nextra;
 } miroir_split_conf_t;
+
+#define MIROIR_SPLIT_NO_NODE     0xffff
 
 
 typedef enum {
@@ -116,6 +129,13 @@ void miroir_split_result_free(miroir_split_result_t *res);
  * @return as miroir_split().
  */
 miroir_rc_t miroir_split_ids(const miroir_route_table_t *route,
+    const void *body, size_t len, miroir_split_result_t *res);
+
+/*
+ * miroir_split_ids() routed by conf->route and conf->extra (the other
+ * fields are ignored): each id also goes to its shard's extra nodes.
+ */
+miroir_rc_t miroir_split_ids_conf(const miroir_split_conf_t *conf,
     const void *body, size_t len, miroir_split_result_t *res);
 
 /*

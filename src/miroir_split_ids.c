@@ -37,16 +37,36 @@ miroir_split_ids_type(unsigned char c)
 
 
 static miroir_rc_t
-miroir_split_ids_route(const miroir_route_table_t *rt, miroir_bytes_t *out,
+miroir_split_ids_put(miroir_bytes_t *out, miroir_split_result_t *res,
+    uint32_t node, const unsigned char *item, size_t len)
+{
+    miroir_bytes_t  *b;
+
+    b = &out[node];
+
+    if (miroir_bytes_putc(b, b->len ? ',' : '[') != MIROIR_OK
+        || miroir_bytes_append(b, item, len) != MIROIR_OK)
+    {
+        return MIROIR_ENOMEM;
+    }
+
+    res->parts[node].ndocs++;
+
+    return MIROIR_OK;
+}
+
+
+static miroir_rc_t
+miroir_split_ids_route(const miroir_split_conf_t *conf, miroir_bytes_t *out,
     miroir_split_result_t *res, const unsigned char *item, size_t len,
     miroir_bytes_t *canon)
 {
-    miroir_json_scan_t    sc;
-    miroir_json_str_t     s;
-    const uint16_t       *owners;
-    miroir_bytes_t       *b;
-    miroir_rc_t           rc;
-    uint32_t              i, j;
+    miroir_json_scan_t           sc;
+    miroir_json_str_t            s;
+    const uint16_t              *owners, *extra;
+    miroir_rc_t                  rc;
+    uint32_t                     i, j, shard;
+    const miroir_route_table_t  *rt = conf->route;
 
     miroir_bytes_reset(canon);
 
@@ -63,7 +83,7 @@ miroir_split_ids_route(const miroir_route_table_t *rt, miroir_bytes_t *out,
         return rc;
     }
 
-    (void) miroir_split_route_id(rt, canon->data, canon->len, &owners);
+    shard = miroir_split_route_id(rt, canon->data, canon->len, &owners);
 
     for (i = 0; i < rt->rf; i++) {
         for (j = 0; j < i && owners[j] != owners[i]; j++) {
@@ -74,15 +94,47 @@ miroir_split_ids_route(const miroir_route_table_t *rt, miroir_bytes_t *out,
             continue;
         }
 
-        b = &out[owners[i]];
-
-        if (miroir_bytes_putc(b, b->len ? ',' : '[') != MIROIR_OK
-            || miroir_bytes_append(b, item, len) != MIROIR_OK)
+        if (miroir_split_ids_put(out, res, owners[i], item, len)
+            != MIROIR_OK)
         {
             return MIROIR_ENOMEM;
         }
+    }
 
-        res->parts[owners[i]].ndocs++;
+    if (conf->extra == NULL) {
+        return MIROIR_OK;
+    }
+
+    /* a shard being migrated: its old owners lose the id too */
+
+    extra = conf->extra + (size_t) shard * conf->nextra;
+
+    for (i = 0; i < conf->nextra; i++) {
+        if (extra[i] >= rt->nnodes) {
+            continue;
+        }
+
+        for (j = 0; j < rt->rf && owners[j] != extra[i]; j++) {
+            /* void */
+        }
+
+        if (j < rt->rf) {
+            continue;
+        }
+
+        for (j = 0; j < i && extra[j] != extra[i]; j++) {
+            /* void */
+        }
+
+        if (j < i) {
+            continue;
+        }
+
+        if (miroir_split_ids_put(out, res, extra[i], item, len)
+            != MIROIR_OK)
+        {
+            return MIROIR_ENOMEM;
+        }
     }
 
     return MIROIR_OK;
@@ -93,13 +145,33 @@ miroir_rc_t
 miroir_split_ids(const miroir_route_table_t *rt, const void *body,
     size_t len, miroir_split_result_t *res)
 {
-    miroir_json_scan_t    sc;
-    miroir_bytes_t       *out, canon;
-    const unsigned char  *item;
-    miroir_rc_t           rc = MIROIR_OK;
-    uint32_t              i;
+    miroir_split_conf_t  conf;
+
+    memset(&conf, 0, sizeof(conf));
+    conf.route = rt;
+
+    return miroir_split_ids_conf(&conf, body, len, res);
+}
+
+
+miroir_rc_t
+miroir_split_ids_conf(const miroir_split_conf_t *conf, const void *body,
+    size_t len, miroir_split_result_t *res)
+{
+    miroir_json_scan_t           sc;
+    miroir_bytes_t              *out, canon;
+    const unsigned char         *item;
+    miroir_rc_t                  rc = MIROIR_OK;
+    uint32_t                     i;
+    const miroir_route_table_t  *rt = conf->route;
 
     memset(res, 0, sizeof(*res));
+
+    if (conf->extra != NULL
+        && (conf->nextra < 1 || conf->nextra > MIROIR_MAX_NODES))
+    {
+        return MIROIR_EINVAL;
+    }
 
     if (rt == NULL || rt->nshards < 1 || rt->rf < 1 || rt->rf > MIROIR_MAX_RF
         || rt->nnodes < 1 || rt->owners == NULL || rt->node_ids == NULL
@@ -166,7 +238,7 @@ miroir_split_ids(const miroir_route_table_t *rt, const void *body,
         item = sc.p;
         (void) miroir_json_skip_value(&sc);           /* validated */
 
-        rc = miroir_split_ids_route(rt, out, res, item,
+        rc = miroir_split_ids_route(conf, out, res, item,
                                     (size_t) (sc.p - item), &canon);
         if (rc != MIROIR_OK) {
             goto done;

@@ -13,8 +13,12 @@
  */
 
 #include "ngx_miroir_read.h"
+#include "ngx_miroir_rebalance.h"
 
 #include "miroir_router.h"
+
+
+#define NGX_MIROIR_READ_NO_NODE  0xffff
 
 
 static ngx_int_t ngx_miroir_read_round(ngx_miroir_read_t *rd);
@@ -28,6 +32,13 @@ static ngx_int_t ngx_miroir_read_global_stats(ngx_http_request_t *r,
 static void ngx_miroir_read_hedge(ngx_event_t *ev);
 static ngx_uint_t ngx_miroir_read_ready(ngx_miroir_fanout_t *fo);
 static void ngx_miroir_read_cleanup(void *data);
+static ngx_int_t ngx_miroir_read_named_init(ngx_miroir_read_t *rd,
+    const miroir_route_table_t *rt);
+static ngx_int_t ngx_miroir_read_restr(ngx_miroir_read_t *rd,
+    const miroir_route_table_t *rt, const uint8_t *down, ngx_uint_t y,
+    char **out);
+static ngx_int_t ngx_miroir_read_named_src(ngx_miroir_read_t *rd,
+    const miroir_route_table_t *rt, const uint8_t *down, uint32_t s);
 
 
 ngx_int_t ngx_miroir_read_route(ngx_http_request_t *r,
@@ -267,9 +278,19 @@ ngx_miroir_read_round(ngx_miroir_read_t *rd)
         return NGX_DECLINED;
     }
 
-    rt = ngx_miroir_route_table(cl, r->connection->log);
+    rt = rd->rt ? rd->rt : ngx_miroir_route_table(cl, r->connection->log);
     if (rt == NULL) {
         return NGX_ERROR;
+    }
+
+    if (!rd->named_init) {
+        if (ngx_miroir_read_named_init(rd, rt) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (rd->rt) {
+            rt = rd->rt;
+        }
     }
 
     n = ngx_min(rt->nnodes, cl->nodes.nelts);
@@ -293,7 +314,7 @@ ngx_miroir_read_round(ngx_miroir_read_t *rd)
 
     cover = -1;
 
-    if (rd->answers.nelts == 0) {
+    if (rd->answers.nelts == 0 && rd->nnamed == 0) {
         for (y = 0; y < n && cover < 0; y++) {
             if (rd->down[y]) {
                 continue;
@@ -334,18 +355,12 @@ ngx_miroir_read_round(ngx_miroir_read_t *rd)
             }
 
             s = NULL;
-            if (miroir_filter_reader(rt, rd->down, (uint16_t) y, &s)
-                != MIROIR_OK)
-            {
+            if (ngx_miroir_read_restr(rd, rt, rd->down, y, &s) != NGX_OK) {
                 return NGX_ERROR;
             }
 
             if (s == NULL) {
                 continue;
-            }
-
-            if (ngx_miroir_pool_own(r, s) == NULL) {
-                return NGX_ERROR;
             }
 
             delta = s;
@@ -476,6 +491,11 @@ ngx_miroir_read_round_done(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
                     use_hedges = 0;
                 }
             }
+
+            if (use_hedges) {
+                ngx_miroir_metrics_count(rd->cl,
+                                         NGX_MIROIR_COUNTER_HEDGES_WON);
+            }
         }
     }
 
@@ -546,6 +566,7 @@ ngx_miroir_read_round_done(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
         && rd->round + 1 < NGX_MIROIR_READ_MAX_ROUNDS)
     {
         rd->round++;
+        ngx_miroir_metrics_count(rd->cl, NGX_MIROIR_COUNTER_FAILOVERS);
 
         rc = ngx_miroir_read_round(rd);
 
@@ -613,7 +634,7 @@ ngx_miroir_read_hedge(ngx_event_t *ev)
 
     x = call[i].node;
 
-    rt = ngx_miroir_route_table(rd->cl, r->connection->log);
+    rt = rd->rt ? rd->rt : ngx_miroir_route_table(rd->cl, r->connection->log);
     if (rt == NULL) {
         return;
     }
@@ -630,6 +651,14 @@ ngx_miroir_read_hedge(ngx_event_t *ev)
     n = plan->nmissing;
     miroir_read_plan_free(plan);
 
+    for (i = 0; n == 0 && rd->named && i < rt->nshards; i++) {
+        if (rd->named[i]
+            && ngx_miroir_read_named_src(rd, rt, down, (uint32_t) i) < 0)
+        {
+            n = 1;
+        }
+    }
+
     if (n) {
         return;
     }
@@ -643,8 +672,8 @@ ngx_miroir_read_hedge(ngx_event_t *ev)
         }
 
         s = NULL;
-        if (miroir_filter_reader(rt, down, (uint16_t) y, &s) != MIROIR_OK
-            || s == NULL || ngx_miroir_pool_own(r, s) == NULL)
+        if (ngx_miroir_read_restr(rd, rt, down, y, &s) != NGX_OK
+            || s == NULL)
         {
             continue;
         }
@@ -702,6 +731,8 @@ ngx_miroir_read_hedge(ngx_event_t *ev)
         if (ngx_miroir_call_start(c) != NGX_OK) {
             return;
         }
+
+        ngx_miroir_metrics_count(rd->cl, NGX_MIROIR_COUNTER_HEDGES_SENT);
     }
 }
 
@@ -792,13 +823,19 @@ ngx_miroir_read_drop_node(ngx_miroir_read_t *rd, ngx_uint_t node)
 }
 
 
-/* Shards with no answer: no live owner, or a reader that did not answer. */
+/*
+ * Shards with no answer: no live owner (or source, for a shard read by
+ * name), or a reader that did not answer its whole restriction.
+ */
 static ngx_int_t
 ngx_miroir_read_compute_missing(ngx_miroir_read_t *rd)
 {
     char                        *s;
+    int8_t                       ok[MIROIR_MAX_NODES];
+    uint16_t                    *assign;
     uint32_t                    *m, k;
-    ngx_uint_t                   y, ok;
+    ngx_int_t                    src;
+    ngx_uint_t                   y;
     miroir_read_plan_t          *plan;
     ngx_http_request_t          *r;
     const miroir_route_table_t  *rt;
@@ -810,7 +847,7 @@ ngx_miroir_read_compute_missing(ngx_miroir_read_t *rd)
         return NGX_OK;
     }
 
-    rt = ngx_miroir_route_table(rd->cl, r->connection->log);
+    rt = rd->rt ? rd->rt : ngx_miroir_route_table(rd->cl, r->connection->log);
     if (rt == NULL) {
         return NGX_ERROR;
     }
@@ -820,47 +857,312 @@ ngx_miroir_read_compute_missing(ngx_miroir_read_t *rd)
     }
 
     m = ngx_palloc(r->pool, (rt->nshards + 1) * sizeof(uint32_t));
-    if (m == NULL) {
+    assign = ngx_palloc(r->pool, rt->nshards * sizeof(uint16_t));
+
+    if (m == NULL || assign == NULL) {
         miroir_read_plan_free(plan);
         return NGX_ERROR;
     }
 
-    for (k = 0; k < plan->nmissing; k++) {
-        m[rd->nmissing++] = plan->missing[k];
+    /* who answers each shard: its plan reader, or its source by name */
+
+    for (k = 0; k < rt->nshards; k++) {
+        assign[k] = NGX_MIROIR_READ_NO_NODE;
     }
 
     for (y = 0; y < plan->nnodes; y++) {
-        if (plan->off[y] == plan->off[y + 1]) {
-            continue;
-        }
-
-        ok = 0;
-
-        if (rd->answered[y]) {
-            s = NULL;
-            if (miroir_filter_reader(rt, rd->down, (uint16_t) y, &s)
-                != MIROIR_OK)
-            {
-                miroir_read_plan_free(plan);
-                return NGX_ERROR;
-            }
-
-            ok = (s && ngx_strcmp(s, rd->answered[y]) == 0);
-            free(s);
-        }
-
-        if (ok) {
-            continue;
-        }
-
         for (k = plan->off[y]; k < plan->off[y + 1]; k++) {
-            m[rd->nmissing++] = plan->shards[k];
+            assign[plan->shards[k]] = (uint16_t) y;
         }
     }
 
     miroir_read_plan_free(plan);
 
+    for (k = 0; rd->named && k < rt->nshards; k++) {
+        if (rd->named[k]) {
+            src = ngx_miroir_read_named_src(rd, rt, rd->down, k);
+            assign[k] = src < 0 ? NGX_MIROIR_READ_NO_NODE : (uint16_t) src;
+        }
+    }
+
+    ngx_memset(ok, -1, sizeof(ok));
+
+    for (k = 0; k < rt->nshards; k++) {
+        y = assign[k];
+
+        if (y < MIROIR_MAX_NODES && ok[y] < 0) {
+            ok[y] = 0;
+
+            if (rd->answered[y]) {
+                s = NULL;
+                if (ngx_miroir_read_restr(rd, rt, rd->down, y, &s) != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+
+                ok[y] = (s && ngx_strcmp(s, rd->answered[y]) == 0);
+            }
+        }
+
+        if (y >= MIROIR_MAX_NODES || !ok[y]) {
+            m[rd->nmissing++] = k;
+        }
+    }
+
     rd->missing = m;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The shards read by name, fixed at the first round so that later rounds
+ * agree with it (a shard that changed state mid-request would otherwise
+ * be counted on two nodes):
+ *   - shards being migrated (ngx_miroir_rebalance_read_state()): their
+ *     documents carry the new owner tags while the old owners still hold
+ *     them, so no owner-field filter is right; one current copy answers
+ *     `_miroir_shard IN [..]` and every other node excludes them;
+ *   - shards whose plan reader holds a stale copy (a write missed it):
+ *     a fresh owner answers them by name.
+ * Costs one pass over the shards when nothing moves and nothing is stale.
+ */
+static ngx_int_t
+ngx_miroir_read_named_init(ngx_miroir_read_t *rd,
+    const miroir_route_table_t *rt)
+{
+    char                 **ids;
+    size_t                 len;
+    uint16_t              *owners;
+    uint32_t              *list, s, j;
+    const uint8_t         *mig;
+    const uint16_t        *src, *own;
+    ngx_http_request_t    *r;
+    miroir_route_table_t  *t;
+
+    r = rd->request;
+    rd->named_init = 1;
+
+    (void) ngx_miroir_rebalance_read_state(rd->cl, &mig, &src);
+
+    if (rd->cl->shm == NULL || rd->cl->shm->shards != rt->nshards) {
+        mig = NULL;             /* a table of another version: not ours */
+    }
+
+    for (s = 0; s < rt->nshards; s++) {
+        if (mig && mig[s]) {
+            goto named;
+        }
+
+        own = miroir_route_owners(rt, s);
+
+        for (j = 0; j < rt->rf; j++) {
+            if (ngx_miroir_shard_is_stale(rd->cl, s, own[j])) {
+                goto named;
+            }
+        }
+
+        continue;
+
+    named:
+
+        if (rd->named == NULL) {
+            rd->named = ngx_pcalloc(r->pool, rt->nshards);
+            rd->named_src = ngx_palloc(r->pool,
+                                       rt->nshards * sizeof(uint16_t));
+            if (rd->named == NULL || rd->named_src == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        rd->named[s] = 1;
+        rd->named_src[s] = (mig && mig[s]) ? src[s] : NGX_MIROIR_READ_NO_NODE;
+        rd->nnamed++;
+    }
+
+    if (rd->nnamed == 0) {
+        return NGX_OK;
+    }
+
+    list = ngx_palloc(r->pool, rd->nnamed * sizeof(uint32_t));
+    if (list == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (s = 0, j = 0; s < rt->nshards; s++) {
+        if (rd->named[s]) {
+            list[j++] = s;
+        }
+    }
+
+    rd->named_not = miroir_filter_shards(list, rd->nnamed, 1);
+    if (rd->named_not == NULL
+        || ngx_miroir_pool_own(r, rd->named_not) == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    /*
+     * Pin the table for the request: a switch during the request changes
+     * the owners (and so the sources) the later rounds and the final
+     * check would compute, and frees the worker's old table.
+     */
+
+    t = ngx_palloc(r->pool, sizeof(miroir_route_table_t));
+    owners = ngx_palloc(r->pool,
+                        (size_t) rt->nshards * rt->rf * sizeof(uint16_t));
+    ids = ngx_palloc(r->pool, rt->nnodes * sizeof(char *));
+
+    if (t == NULL || owners == NULL || ids == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(owners, rt->owners,
+               (size_t) rt->nshards * rt->rf * sizeof(uint16_t));
+
+    for (j = 0; j < rt->nnodes; j++) {
+        len = ngx_strlen(rt->node_ids[j]) + 1;
+        ids[j] = ngx_pnalloc(r->pool, len);
+        if (ids[j] == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(ids[j], rt->node_ids[j], len);
+    }
+
+    *t = *rt;
+    t->owners = owners;
+    t->node_ids = (const char *const *) ids;
+    rd->rt = t;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The node that answers named shard s: its preferred source if live and
+ * fresh, else the first live fresh owner, else the first live owner (a
+ * stale answer is better than none); -1 when no owner is live.
+ */
+static ngx_int_t
+ngx_miroir_read_named_src(ngx_miroir_read_t *rd,
+    const miroir_route_table_t *rt, const uint8_t *down, uint32_t s)
+{
+    uint16_t         x;
+    ngx_uint_t       j, n;
+    ngx_int_t        any;
+    const uint16_t  *own;
+
+    n = ngx_min(rt->nnodes, rd->cl->nodes.nelts);
+    own = miroir_route_owners(rt, s);
+    any = -1;
+
+    x = rd->named_src[s];
+
+    if (x < n && !down[x] && !ngx_miroir_shard_is_stale(rd->cl, s, x)) {
+        for (j = 0; j < rt->rf; j++) {
+            if (own[j] == x) {
+                return x;       /* still a current owner */
+            }
+        }
+    }
+
+    for (j = 0; j < rt->rf; j++) {
+        x = own[j];
+
+        if (x >= n || down[x]) {
+            continue;
+        }
+
+        if (!ngx_miroir_shard_is_stale(rd->cl, s, x)) {
+            return x;
+        }
+
+        if (any < 0) {
+            any = x;
+        }
+    }
+
+    return any;
+}
+
+
+/*
+ * What node y answers (pool memory), NULL for nothing: the shards it
+ * leads (miroir_filter_reader()) minus the named shards, plus the named
+ * shards it is the source of.
+ */
+static ngx_int_t
+ngx_miroir_read_restr(ngx_miroir_read_t *rd, const miroir_route_table_t *rt,
+    const uint8_t *down, ngx_uint_t y, char **out)
+{
+    char                *s, *own, *mine;
+    size_t               len;
+    uint32_t            *list, k, i;
+    ngx_http_request_t  *r;
+
+    r = rd->request;
+    *out = NULL;
+
+    s = NULL;
+    if (miroir_filter_reader(rt, down, (uint16_t) y, &s) != MIROIR_OK) {
+        return NGX_ERROR;
+    }
+
+    if (s && ngx_miroir_pool_own(r, s) == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (rd->nnamed == 0) {
+        *out = s;
+        return NGX_OK;
+    }
+
+    own = NULL;
+
+    if (s) {
+        own = miroir_filter_and(s, rd->named_not);
+        if (own == NULL || ngx_miroir_pool_own(r, own) == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    list = ngx_palloc(r->pool, rd->nnamed * sizeof(uint32_t));
+    if (list == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0, k = 0; i < rt->nshards; i++) {
+        if (rd->named[i]
+            && ngx_miroir_read_named_src(rd, rt, down, i) == (ngx_int_t) y)
+        {
+            list[k++] = i;
+        }
+    }
+
+    if (k == 0) {
+        *out = own;
+        return NGX_OK;
+    }
+
+    mine = miroir_filter_shards(list, k, 0);
+    if (mine == NULL || ngx_miroir_pool_own(r, mine) == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (own == NULL) {
+        *out = mine;
+        return NGX_OK;
+    }
+
+    len = ngx_strlen(own) + ngx_strlen(mine) + sizeof("() OR ()");
+
+    *out = ngx_pnalloc(r->pool, len);
+    if (*out == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf((u_char *) *out, "(%s) OR (%s)%Z", own, mine);
 
     return NGX_OK;
 }
@@ -982,6 +1284,8 @@ ngx_miroir_read_missing(ngx_miroir_read_t *rd)
         if (h == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+
+        ngx_miroir_metrics_count(rd->cl, NGX_MIROIR_COUNTER_PARTIAL);
 
         h->hash = 1;
         ngx_str_set(&h->key, "X-Miroir-Missing-Shards");
@@ -1233,6 +1537,7 @@ ngx_miroir_read_settings_default(ngx_miroir_index_settings_t *s)
     s->rules = &rule;
     s->nrules = 1;
     s->primary_key = NULL;
+    s->distinct_attr = NULL;
 }
 
 
@@ -1278,6 +1583,7 @@ ngx_miroir_settings_entry_free(ngx_miroir_settings_entry_t *e)
     }
 
     free(e->s.primary_key);
+    free(e->s.distinct_attr);
 
     ngx_memzero(e, sizeof(ngx_miroir_settings_entry_t));
 }
@@ -1336,6 +1642,14 @@ ngx_miroir_read_settings_put(ngx_miroir_cluster_conf_t *cl, ngx_str_t *uid,
     v = cJSON_GetObjectItemCaseSensitive(o, "maxTotalHits");
     if (cJSON_IsNumber(v) && v->valuedouble >= 0) {
         e->s.max_total_hits = (uint64_t) v->valuedouble;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "distinctAttribute");
+    if (cJSON_IsString(v)) {
+        e->s.distinct_attr = strdup(v->valuestring);
+        if (e->s.distinct_attr == NULL) {
+            goto failed;
+        }
     }
 
     o = cJSON_GetObjectItemCaseSensitive(root, "faceting");

@@ -76,7 +76,18 @@ struct ngx_miroir_read_s {
     ngx_uint_t                      hedge_first;    /* first hedge call */
     ngx_uint_t                      ncalls;     /* round calls, no extra */
 
+    /*
+     * Shards read by name for the whole request (see
+     * ngx_miroir_read_named_init()): being migrated, or with a stale copy.
+     */
+    uint8_t                        *named;      /* nshards flags, or NULL */
+    uint16_t                       *named_src;  /* preferred source */
+    char                           *named_not;  /* NOT _miroir_shard IN */
+    ngx_uint_t                      nnamed;
+    miroir_route_table_t           *rt;         /* pinned while named */
+
     unsigned                        whole:1;    /* one node, no filter */
+    unsigned                        named_init:1;
     unsigned                        sent:1;     /* the 503 was sent */
 };
 
@@ -107,6 +118,7 @@ typedef struct {
     miroir_facet_rule_t            *rules;
     size_t                          nrules;
     char                           *primary_key;
+    char                           *distinct_attr;  /* distinctAttribute */
 } ngx_miroir_index_settings_t;
 
 ngx_miroir_index_settings_t *ngx_miroir_read_settings_get(
@@ -139,6 +151,11 @@ typedef struct {
     ngx_str_t                       args;
     ngx_str_t                       paging;
 
+    /* the search's distinct attribute: asked (`distinct`) or NULL */
+    char                           *distinct;
+    ngx_uint_t                      retrieve_all;   /* nodes return it */
+    const char                     *strip[1];
+
     miroir_merge_params_t           params;
     ngx_miroir_index_settings_t    *settings;
     ngx_miroir_index_settings_t     defaults;
@@ -146,6 +163,7 @@ typedef struct {
 
 
 /* ngx_miroir_read_search.c */
+const char *ngx_miroir_search_distinct_attr(ngx_miroir_search_t *sc);
 ngx_int_t ngx_miroir_search_prepare(ngx_miroir_search_t *sc, cJSON *root,
     miroir_error_t *err);
 ngx_int_t ngx_miroir_search_text(ngx_miroir_search_t *sc, const char *restr,

@@ -681,6 +681,7 @@ ngx_miroir_multi_done(ngx_miroir_read_t *rd)
         sc->params.facets.rules = sc->settings->rules;
         sc->params.facets.nrules = sc->settings->nrules;
         sc->params.request_uid = ngx_miroir_read_request_uid(r);
+        sc->params.distinct_attr = ngx_miroir_search_distinct_attr(sc);
 
         m = NULL;
         if (miroir_merge_create(&sc->params, na ? na : 1, &m, &err)

@@ -367,6 +367,117 @@ ngx_miroir_search_post(ngx_miroir_search_t *sc, ngx_str_t *body,
  * root is modified.  NGX_HTTP_BAD_REQUEST with err for a filter Miroir
  * refuses.
  */
+/*
+ * distinct: each node dedupes only its own documents, so the merger
+ * dedupes across nodes (miroir_merge_params_t.distinct_attr), which needs
+ * the attribute in every hit: it is added to the client's
+ * attributesToRetrieve when missing there, and stripped from the answer.
+ * The attribute is the request's `distinct`, else the index's
+ * distinctAttribute when its settings are cached; when they are not, the
+ * merge uses the fetched setting if the nodes return every attribute
+ * (ngx_miroir_search_distinct_attr()).
+ */
+static ngx_int_t
+ngx_miroir_search_distinct(ngx_miroir_search_t *sc, cJSON *root)
+{
+    char                         *attr;
+    size_t                        len;
+    cJSON                        *d, *atr, *it, *s;
+    ngx_str_t                    *uid;
+    ngx_uint_t                    has;
+    ngx_http_request_t           *r;
+    ngx_miroir_index_settings_t  *st;
+
+    r = sc->rd->request;
+    attr = NULL;
+
+    d = cJSON_GetObjectItemCaseSensitive(root, "distinct");
+
+    if (cJSON_IsString(d)) {
+        attr = d->valuestring;
+
+    } else if (d == NULL || cJSON_IsNull(d)) {
+        uid = sc->uid.len ? &sc->uid : &sc->rd->uid;
+        st = ngx_miroir_read_settings_get(sc->rd->cl, uid);
+        attr = st ? st->distinct_attr : NULL;
+
+    } else {
+        return NGX_OK;              /* the nodes refuse it */
+    }
+
+    sc->retrieve_all = 1;
+
+    atr = cJSON_GetObjectItemCaseSensitive(root, "attributesToRetrieve");
+
+    if (cJSON_IsArray(atr)) {
+        sc->retrieve_all = 0;
+        has = 0;
+
+        cJSON_ArrayForEach(it, atr) {
+            if (!cJSON_IsString(it)) {
+                return NGX_OK;      /* the nodes refuse it */
+            }
+
+            if (ngx_strcmp(it->valuestring, "*") == 0) {
+                sc->retrieve_all = 1;
+                has = 1;
+
+            } else if (attr && ngx_strcmp(it->valuestring, attr) == 0) {
+                has = 1;
+            }
+        }
+
+        if (attr && !has) {
+            s = cJSON_CreateString(attr);
+            if (s == NULL) {
+                return NGX_ERROR;
+            }
+
+            cJSON_AddItemToArray(atr, s);
+            sc->strip[0] = NULL;    /* set below, once copied */
+            sc->params.nstrip_attrs = 1;
+        }
+    }
+
+    if (attr == NULL) {
+        return NGX_OK;
+    }
+
+    len = ngx_strlen(attr) + 1;
+
+    sc->distinct = ngx_pnalloc(r->pool, len);
+    if (sc->distinct == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(sc->distinct, attr, len);
+
+    if (sc->params.nstrip_attrs) {
+        sc->strip[0] = sc->distinct;
+        sc->params.strip_attrs = sc->strip;
+    }
+
+    return NGX_OK;
+}
+
+
+/* The distinct attribute of the merge (see ngx_miroir_search_distinct()). */
+const char *
+ngx_miroir_search_distinct_attr(ngx_miroir_search_t *sc)
+{
+    if (sc->docs || sc->facet || sc->fed) {
+        return NULL;
+    }
+
+    if (sc->distinct) {
+        return sc->distinct;
+    }
+
+    return sc->retrieve_all && sc->settings ? sc->settings->distinct_attr
+                                            : NULL;
+}
+
+
 ngx_int_t
 ngx_miroir_search_prepare(ngx_miroir_search_t *sc, cJSON *root,
     miroir_error_t *err)
@@ -539,6 +650,12 @@ ngx_miroir_search_prepare(ngx_miroir_search_t *sc, cJSON *root,
         cJSON_DeleteItemFromObjectCaseSensitive(root,
                                                 "showRankingScoreDetails");
         cJSON_AddTrueToObject(root, "showRankingScoreDetails");
+    }
+
+    if (!sc->docs && !sc->facet && !sc->fed
+        && ngx_miroir_search_distinct(sc, root) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (ngx_miroir_json_print(r, root, &printed) != NGX_OK) {
@@ -749,6 +866,46 @@ ngx_miroir_search_get(ngx_miroir_search_t *sc, miroir_error_t *err)
     }
 
     sc->args.len = d - sc->args.data;
+
+    /*
+     * distinct (see ngx_miroir_search_distinct()): a GET is deduped across
+     * nodes when the nodes return every attribute (no attributesToRetrieve)
+     */
+
+    if (!sc->docs && !sc->facet
+        && ngx_miroir_read_args_get(&args, "attributesToRetrieve", &raw,
+                                    NULL, r->pool)
+           == NGX_DECLINED)
+    {
+        sc->retrieve_all = 1;
+
+        if (ngx_miroir_read_args_get(&args, "distinct", &raw, &val, r->pool)
+            == NGX_OK && val.len)
+        {
+            sc->distinct = ngx_pnalloc(r->pool, val.len + 1);
+            if (sc->distinct == NULL) {
+                return NGX_ERROR;
+            }
+
+            *ngx_cpymem(sc->distinct, val.data, val.len) = '\0';
+
+        } else {
+            sc->settings = ngx_miroir_read_settings_get(sc->rd->cl,
+                                                        &sc->rd->uid);
+            if (sc->settings && sc->settings->distinct_attr) {
+                sc->distinct = ngx_pnalloc(r->pool,
+                                   ngx_strlen(sc->settings->distinct_attr)
+                                   + 1);
+                if (sc->distinct == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ngx_cpystrn((u_char *) sc->distinct,
+                            (u_char *) sc->settings->distinct_attr,
+                            ngx_strlen(sc->settings->distinct_attr) + 1);
+            }
+        }
+    }
 
     sc->paging.data = ngx_pnalloc(r->pool, 64);
     if (sc->paging.data == NULL) {
@@ -973,6 +1130,7 @@ ngx_miroir_search_done(ngx_miroir_read_t *rd)
     sc->params.facets.rules = sc->settings->rules;
     sc->params.facets.nrules = sc->settings->nrules;
     sc->params.request_uid = ngx_miroir_read_request_uid(r);
+    sc->params.distinct_attr = ngx_miroir_search_distinct_attr(sc);
 
     m = NULL;
     if (miroir_merge_create(&sc->params, rd->answers.nelts, &m, &err)

@@ -1523,7 +1523,13 @@ ngx_miroir_rb_cache_get(ngx_miroir_cluster_conf_t *cl)
     ngx_shmtx_unlock(&shpool->mutex);
 
     for (i = 0; i < cl->shm->shards; i++) {
-        c->migrating[i] = c->state[i] == NGX_MIROIR_SHARD_COPYING;
+        /*
+         * Every shard not stable is read by name: from PLANNED on, writes
+         * tag its documents with the new owners (the old owners' leader
+         * filters miss them, a new owner's would double them), and once
+         * SWITCHED the old owners still hold copies until the delete.
+         */
+        c->migrating[i] = c->state[i] != NGX_MIROIR_SHARD_STABLE;
         c->source[i] = 0;
 
         if (!c->migrating[i]) {
@@ -1532,14 +1538,16 @@ ngx_miroir_rb_cache_get(ngx_miroir_cluster_conf_t *cl)
 
         c->moving++;
 
-        /* read a moving shard from an old owner this worker can reach */
+        /* read a moving shard from a current owner this worker can reach
+         * (an old owner until the switch, then a new one): not stale */
 
         k = i * cl->shm->replication;
         c->source[i] = c->current[k];
 
         for (j = 0; j < cl->shm->replication; j++) {
             if (c->current[k + j] < cl->nodes.nelts
-                && !ngx_miroir_node_is_down(cl, c->current[k + j]))
+                && !ngx_miroir_node_is_down(cl, c->current[k + j])
+                && !ngx_miroir_shard_is_stale(cl, i, c->current[k + j]))
             {
                 c->source[i] = c->current[k + j];
                 break;

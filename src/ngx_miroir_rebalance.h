@@ -155,12 +155,16 @@ ngx_int_t ngx_miroir_rebalance_write_owners(ngx_miroir_cluster_conf_t *cl,
     ngx_uint_t *ntag);
 
 /*
- * Read path: the shards being copied right now.  Returns how many;
+ * Read path: the shards not stable (planned, copying or switched: their
+ * documents carry the new owner tags, or an old owner still holds them),
+ * read by name until they are stable again.  Returns how many;
  * *migrating points to nshards flags (1 = moving) and *source to nshards
  * node indexes (the current copy to read a moving shard from), both
  * valid until the next call in this worker; NULL when none move.  A
  * moving shard is read by naming it (`_miroir_shard IN [..]`) on its
- * source node and excluded from the owner-field filters of the others.
+ * source node (a current owner: an old one until the switch, then a new
+ * one; live and not stale when possible) and excluded from the
+ * owner-field filters of the others.
  */
 ngx_uint_t ngx_miroir_rebalance_read_state(ngx_miroir_cluster_conf_t *cl,
     const uint8_t **migrating, const uint16_t **source);

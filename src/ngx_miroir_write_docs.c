@@ -11,6 +11,7 @@
  */
 
 #include "ngx_miroir_write.h"
+#include "ngx_miroir_rebalance.h"
 
 
 /* the query parameters of POST/PUT /indexes/:uid/documents */
@@ -22,6 +23,12 @@ static const char *const  ngx_miroir_docs_args[] = {
 
 
 static void ngx_miroir_write_split_cleanup(void *data);
+static ngx_uint_t ngx_miroir_write_moving(ngx_miroir_cluster_conf_t *cl);
+static ngx_uint_t ngx_miroir_write_lacks_index(ngx_miroir_write_t *w,
+    ngx_uint_t node);
+static ngx_int_t ngx_miroir_write_migration(ngx_http_request_t *r,
+    ngx_miroir_cluster_conf_t *cl, const miroir_route_table_t *rt,
+    miroir_route_table_t *mrt, miroir_split_conf_t *conf);
 static void ngx_miroir_write_batch_send(ngx_http_request_t *r,
     ngx_miroir_write_t *w);
 static void ngx_miroir_write_one_send(ngx_http_request_t *r,
@@ -475,6 +482,122 @@ ngx_miroir_write_failed_task(ngx_http_request_t *r, ngx_miroir_write_t *w,
 }
 
 
+/* Whether any shard is being migrated (a delete then probes the index). */
+static ngx_uint_t
+ngx_miroir_write_moving(ngx_miroir_cluster_conf_t *cl)
+{
+    const uint8_t   *mig;
+    const uint16_t  *src;
+
+    return ngx_miroir_rebalance_read_state(cl, &mig, &src) > 0;
+}
+
+
+/*
+ * A new owner of a migrating shard may not have the index yet (the helper
+ * creates it when it starts copying): a delete has nothing to remove
+ * there, and would fail its task with index_not_found.  Known from the
+ * probe, and only when another node has the index (otherwise the client
+ * gets Meilisearch's index_not_found as usual).
+ */
+static ngx_uint_t
+ngx_miroir_write_lacks_index(ngx_miroir_write_t *w, ngx_uint_t node)
+{
+    ngx_uint_t  i;
+
+    if (!w->ensure_filter || !w->reached[node] || w->exists[node]) {
+        return 0;
+    }
+
+    for (i = 0; i < w->cl->nodes.nelts; i++) {
+        if (w->exists[i]) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Shards being migrated (ngx_miroir_rebalance_write_owners()): their
+ * documents must reach the old and the new owners, tagged with the new
+ * owners.  On NGX_OK, *mrt is a copy of rt whose rows of those shards hold
+ * the new owners, conf->route points at it and conf->extra holds, per
+ * shard, the other nodes to reach.  NGX_DECLINED (the common case, no
+ * shard moves): conf is untouched and costs nothing per document.
+ */
+static ngx_int_t
+ngx_miroir_write_migration(ngx_http_request_t *r,
+    ngx_miroir_cluster_conf_t *cl, const miroir_route_table_t *rt,
+    miroir_route_table_t *mrt, miroir_split_conf_t *conf)
+{
+    uint16_t    reach[2 * MIROIR_MAX_RF], tag[2 * MIROIR_MAX_RF];
+    uint16_t   *owners, *extra;
+    uint32_t    s;
+    ngx_uint_t  i, k, nreach, ntag, n;
+
+    owners = NULL;
+    extra = NULL;
+
+    for (s = 0; s < rt->nshards; s++) {
+        if (ngx_miroir_rebalance_write_owners(cl, s, reach, &nreach, tag,
+                                              &ntag)
+            != NGX_OK
+            || ntag != rt->rf)
+        {
+            continue;
+        }
+
+        for (k = 0; k < ntag; k++) {
+            if (tag[k] >= rt->nnodes) {
+                break;
+            }
+        }
+
+        if (k < ntag) {
+            continue;           /* a node this table does not know yet */
+        }
+
+        if (owners == NULL) {
+            n = (size_t) rt->nshards * rt->rf;
+
+            owners = ngx_palloc(r->pool, n * sizeof(uint16_t));
+            extra = ngx_palloc(r->pool, n * 2 * sizeof(uint16_t));
+            if (owners == NULL || extra == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(owners, rt->owners, n * sizeof(uint16_t));
+
+            for (i = 0; i < n * 2; i++) {
+                extra[i] = MIROIR_SPLIT_NO_NODE;
+            }
+        }
+
+        ngx_memcpy(owners + (size_t) s * rt->rf, tag,
+                   rt->rf * sizeof(uint16_t));
+
+        /* the splitter skips the tagged owners among these */
+        for (k = 0; k < nreach && k < 2 * rt->rf; k++) {
+            extra[(size_t) s * 2 * rt->rf + k] = reach[k];
+        }
+    }
+
+    if (owners == NULL) {
+        return NGX_DECLINED;
+    }
+
+    *mrt = *rt;
+    mrt->owners = owners;
+    conf->route = mrt;
+    conf->extra = extra;
+    conf->nextra = 2 * rt->rf;
+
+    return NGX_OK;
+}
+
+
 /* After the probe: split, then one request per node. */
 void
 ngx_miroir_write_docs_send(ngx_http_request_t *r, ngx_miroir_write_t *w)
@@ -490,6 +613,7 @@ ngx_miroir_write_docs_send(ngx_http_request_t *r, ngx_miroir_write_t *w)
     ngx_miroir_docs_t           *d;
     ngx_miroir_fanout_t         *fo;
     miroir_split_conf_t          conf;
+    miroir_route_table_t         mrt;
     miroir_split_result_t       *res;
     const miroir_route_table_t  *rt;
 
@@ -524,6 +648,11 @@ ngx_miroir_write_docs_send(ngx_http_request_t *r, ngx_miroir_write_t *w)
     conf.csv_delimiter = d->delimiter;
     conf.primary_key = pk;
     conf.route = rt;
+
+    if (ngx_miroir_write_migration(r, w->cl, rt, &mrt, &conf) == NGX_ERROR) {
+        ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     rc = miroir_split(&conf, d->body.data, d->body.len, res);
 
@@ -715,6 +844,7 @@ ngx_miroir_write_delete_one(ngx_http_request_t *r, ngx_miroir_write_t *w,
     w->docs = d;
     w->received = 1;
     w->next = ngx_miroir_write_one_send;
+    w->ensure_filter = ngx_miroir_write_moving(w->cl);
 
     if (ngx_miroir_write_start(r, w, 0) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -727,7 +857,10 @@ ngx_miroir_write_delete_one(ngx_http_request_t *r, ngx_miroir_write_t *w,
 static void
 ngx_miroir_write_one_send(ngx_http_request_t *r, ngx_miroir_write_t *w)
 {
-    uint32_t                     k;
+    uint16_t                     reach[2 * MIROIR_MAX_RF];
+    uint16_t                     tag[2 * MIROIR_MAX_RF];
+    uint32_t                     s;
+    ngx_uint_t                   k, n, ntag;
     const uint16_t              *owners;
     ngx_miroir_docs_t           *d;
     ngx_miroir_fanout_t         *fo;
@@ -741,15 +874,31 @@ ngx_miroir_write_one_send(ngx_http_request_t *r, ngx_miroir_write_t *w)
         return;
     }
 
-    (void) miroir_split_route_id(rt, d->id.data, d->id.len, &owners);
+    s = miroir_split_route_id(rt, d->id.data, d->id.len, &owners);
+    n = rt->rf;
 
-    fo = ngx_miroir_fanout_create(r, w->cl, rt->rf);
+    /* a shard being migrated: the old and the new owners lose it */
+
+    if (ngx_miroir_rebalance_write_owners(w->cl, s, reach, &n, tag, &ntag)
+        == NGX_OK)
+    {
+        owners = reach;
+
+    } else {
+        n = rt->rf;
+    }
+
+    fo = ngx_miroir_fanout_create(r, w->cl, n);
     if (fo == NULL) {
         ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    for (k = 0; k < rt->rf; k++) {
+    for (k = 0; k < n; k++) {
+        if (ngx_miroir_write_lacks_index(w, owners[k])) {
+            continue;
+        }
+
         if (ngx_miroir_fanout_add(fo, owners[k], NGX_HTTP_DELETE, &w->uri,
                                   &w->args)
             == NULL)
@@ -758,6 +907,10 @@ ngx_miroir_write_one_send(ngx_http_request_t *r, ngx_miroir_write_t *w)
             return;
         }
     }
+
+    /* the probe served ngx_miroir_write_lacks_index() only: no settings
+     * write afterwards */
+    w->ensure_filter = 0;
 
     if (ngx_miroir_fanout_start(fo, ngx_miroir_write_accepted, w) != NGX_OK) {
         ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -790,6 +943,7 @@ ngx_miroir_write_delete_batch_body(ngx_http_request_t *r, ngx_str_t *body)
     d->body = *body;
     w->docs = d;
     w->next = ngx_miroir_write_batch_send;
+    w->ensure_filter = ngx_miroir_write_moving(w->cl);
 
     if (ngx_miroir_write_start(r, w, 1) != NGX_OK) {
         ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -805,6 +959,8 @@ ngx_miroir_write_batch_send(ngx_http_request_t *r, ngx_miroir_write_t *w)
     ngx_miroir_call_t           *call;
     ngx_miroir_docs_t           *d;
     ngx_miroir_fanout_t         *fo;
+    miroir_split_conf_t          conf;
+    miroir_route_table_t         mrt;
     miroir_split_result_t       *res;
     const miroir_route_table_t  *rt;
 
@@ -818,8 +974,17 @@ ngx_miroir_write_batch_send(ngx_http_request_t *r, ngx_miroir_write_t *w)
     rt = ngx_miroir_route_table(w->cl, r->connection->log);
     res = ngx_miroir_write_split_new(r);
 
-    if (rt == NULL || res == NULL
-        || miroir_split_ids(rt, d->body.data, d->body.len, res) != MIROIR_OK)
+    if (rt == NULL || res == NULL) {
+        ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memzero(&conf, sizeof(conf));
+    conf.route = rt;
+
+    if (ngx_miroir_write_migration(r, w->cl, rt, &mrt, &conf) == NGX_ERROR
+        || miroir_split_ids_conf(&conf, d->body.data, d->body.len, res)
+           != MIROIR_OK)
     {
         ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -839,7 +1004,9 @@ ngx_miroir_write_batch_send(ngx_http_request_t *r, ngx_miroir_write_t *w)
     }
 
     for (i = 0; i < w->cl->nodes.nelts && i < res->nparts; i++) {
-        if (res->parts[i].ndocs == 0 && res->ndocs != 0) {
+        if ((res->parts[i].ndocs == 0 && res->ndocs != 0)
+            || ngx_miroir_write_lacks_index(w, i))
+        {
             continue;
         }
 
@@ -866,6 +1033,10 @@ ngx_miroir_write_batch_send(ngx_http_request_t *r, ngx_miroir_write_t *w)
 
         call->content_type = ngx_miroir_json_type;
     }
+
+    /* the probe served ngx_miroir_write_lacks_index() only: no settings
+     * write afterwards */
+    w->ensure_filter = 0;
 
     if (ngx_miroir_fanout_start(fo, ngx_miroir_write_accepted, w) != NGX_OK) {
         ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);

@@ -49,6 +49,7 @@ t_split(miroir_doc_format_t fmt, const char *pk, const char *body,
 {
     miroir_split_conf_t  conf;
 
+    memset(&conf, 0, sizeof(conf));
     conf.format = fmt;
     conf.csv_delimiter = 0;
     conf.primary_key = pk;
@@ -561,6 +562,7 @@ START_TEST(test_csv_quoting)
 
     body = "\xef\xbb\xbfid;t;a:b\r\n\"x\";\"say \"\"hi\"\"\n2\";q\r\n\r\n"
            "y;\\;\"\"\n";
+    memset(&conf, 0, sizeof(conf));
     conf.format = CSV;
     conf.csv_delimiter = ';';
     conf.primary_key = "id";
@@ -701,6 +703,93 @@ START_TEST(test_split_ids)
     ck_assert_int_eq(miroir_split_ids(&t_rt, "[]", 2, &res), MIROIR_OK);
     ck_assert_int_eq(res.err_kind, MIROIR_SPLIT_ERR_NONE);
     ck_assert_uint_eq(res.ndocs, 0);
+    miroir_split_result_free(&res);
+}
+END_TEST
+
+
+/*
+ * Extra destinations (a shard being migrated): its documents and ids
+ * also reach the extra nodes, tagged with the route's owners; other
+ * shards are untouched; owners and repeated slots are not doubled.
+ */
+START_TEST(test_split_extra)
+{
+    uint16_t               extra[T_SHARDS * 2];
+    uint32_t               s7, i, owner0, owner1, third;
+    uint64_t               total;
+    miroir_split_conf_t    conf;
+    miroir_split_result_t  res;
+    const char            *body = "[{\"id\":7,\"v\":1},{\"id\":8}]";
+    const char            *p;
+
+    s7 = t_shard("7");
+    owner0 = t_owners[s7 * T_RF];
+    owner1 = t_owners[s7 * T_RF + 1];
+    third = 3 - owner0 - owner1;
+
+    for (i = 0; i < T_SHARDS * 2; i++) {
+        extra[i] = MIROIR_SPLIT_NO_NODE;
+    }
+
+    extra[s7 * 2] = (uint16_t) owner1;          /* an owner: skipped */
+    extra[s7 * 2 + 1] = (uint16_t) third;
+
+    memset(&conf, 0, sizeof(conf));
+    conf.format = MIROIR_DOC_JSON;
+    conf.primary_key = "id";
+    conf.route = &t_rt;
+    conf.extra = extra;
+    conf.nextra = 2;
+
+    ck_assert_int_eq(miroir_split(&conf, body, strlen(body), &res),
+                     MIROIR_OK);
+    ck_assert_int_eq(res.err_kind, MIROIR_SPLIT_ERR_NONE);
+
+    total = 0;
+    for (i = 0; i < T_NODES; i++) {
+        total += res.parts[i].ndocs;
+    }
+
+    /* doc 7: 2 owners + 1 extra; doc 8: its 2 owners (or 3 if same) */
+    ck_assert_uint_eq(total, 2 + 1 + 2
+                             + (t_shard("8") == s7 ? 1 : 0));
+
+    ck_assert_ptr_nonnull(res.parts[third].body);
+    p = strstr((char *) res.parts[third].body, "\"id\":7");
+    ck_assert_ptr_nonnull(p);
+
+    /* the extra copy carries the owners' tags, not its own node */
+    ck_assert_ptr_nonnull(strstr((char *) res.parts[third].body,
+                                 t_ids[owner0]));
+    ck_assert_int_eq(memcmp(res.parts[third].body, "{\"_miroir_shard\":",
+                            17), 0);
+    miroir_split_result_free(&res);
+
+    /* ids */
+    body = "[7, \"7\"]";
+    ck_assert_int_eq(miroir_split_ids_conf(&conf, body, strlen(body), &res),
+                     MIROIR_OK);
+    ck_assert_uint_eq(res.ndocs, 2);
+    ck_assert_uint_eq(res.parts[owner0].ndocs, 2);
+    ck_assert_uint_eq(res.parts[owner1].ndocs, 2);
+    ck_assert_uint_eq(res.parts[third].ndocs, 2);
+    miroir_split_result_free(&res);
+
+    /* without extra: the third node gets nothing of shard 7 */
+    conf.extra = NULL;
+    ck_assert_int_eq(miroir_split_ids_conf(&conf, body, strlen(body), &res),
+                     MIROIR_OK);
+    ck_assert_uint_eq(res.parts[third].ndocs, 0);
+    miroir_split_result_free(&res);
+
+    /* a bad extra width */
+    conf.extra = extra;
+    conf.nextra = 0;
+    ck_assert_int_eq(miroir_split(&conf, "[]", 2, &res), MIROIR_EINVAL);
+    miroir_split_result_free(&res);
+    ck_assert_int_eq(miroir_split_ids_conf(&conf, "[]", 2, &res),
+                     MIROIR_EINVAL);
     miroir_split_result_free(&res);
 }
 END_TEST
@@ -899,7 +988,8 @@ START_TEST(test_property)
         }
 
         {
-            miroir_split_conf_t  conf = { fmt, 0, NULL, &t_rt };
+            miroir_split_conf_t  conf = { fmt, 0, NULL, &t_rt,
+                                           NULL, 0 };
 
             ck_assert_int_eq(miroir_split(&conf, body.data, body.len, &res),
                              MIROIR_OK);
@@ -1005,6 +1095,7 @@ split_suite(void)
     tcase_add_test(tc, test_ndjson);
     tcase_add_test(tc, test_json_shapes);
     tcase_add_test(tc, test_split_ids);
+    tcase_add_test(tc, test_split_extra);
     tcase_add_test(tc, test_bad_conf);
     tcase_add_test(tc, test_property);
     tcase_set_timeout(tc, 60);

@@ -232,7 +232,6 @@ static ngx_int_t
 ngx_miroir_admin_change(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
     ngx_miroir_change_e kind, ngx_str_t *id, ngx_uint_t generic)
 {
-    ngx_miroir_ctx_t        *ctx;
     ngx_miroir_change_t      ch;
     ngx_miroir_admin_req_t  *ar;
 
@@ -251,20 +250,7 @@ ngx_miroir_admin_change(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
     }
 
     if (kind == NGX_MIROIR_CHANGE_ADD || kind == NGX_MIROIR_CHANGE_REWEIGHT) {
-        ctx = ngx_http_get_module_ctx(r, ngx_http_miroir_module);
-
-        if (ctx == NULL) {
-            ctx = ngx_pcalloc(r->pool, sizeof(ngx_miroir_ctx_t));
-            if (ctx == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            ngx_http_set_ctx(r, ctx, ngx_http_miroir_module);
-        }
-
-        ctx->data = ar;
-
-        return ngx_miroir_read_body(r, ngx_miroir_admin_body);
+        return ngx_miroir_read_body(r, ngx_miroir_admin_body, ar);
     }
 
     /* drain and remove carry no body */

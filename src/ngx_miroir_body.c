@@ -16,8 +16,13 @@ static void ngx_miroir_json_cleanup(void *data);
 static void ngx_miroir_free_cleanup(void *data);
 
 
+/*
+ * Read the body, then call handler(r, &body); data (if not NULL) becomes
+ * ctx->data first, since the handler may run before this returns.
+ */
 ngx_int_t
-ngx_miroir_read_body(ngx_http_request_t *r, ngx_miroir_body_pt handler)
+ngx_miroir_read_body(ngx_http_request_t *r, ngx_miroir_body_pt handler,
+    void *data)
 {
     ngx_int_t          rc;
     ngx_miroir_ctx_t  *ctx;
@@ -34,6 +39,10 @@ ngx_miroir_read_body(ngx_http_request_t *r, ngx_miroir_body_pt handler)
     }
 
     ctx->body_handler = handler;
+
+    if (data) {
+        ctx->data = data;
+    }
 
     rc = ngx_http_read_client_request_body(r, ngx_miroir_body_ready);
 

@@ -1205,7 +1205,6 @@ ngx_miroir_keys_route(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
     ngx_int_t               rc;
     ngx_str_t               offset, limit, id;
     miroir_error_t          err;
-    ngx_miroir_ctx_t       *ctx;
     miroir_keystore_t      *ks;
     ngx_miroir_keys_req_t  *kr;
 
@@ -1348,22 +1347,7 @@ body:
     kr->cl = cl;
     kr->id = id;
 
-    /* the body handler may run before ngx_miroir_read_body() returns */
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_miroir_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_miroir_ctx_t));
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_miroir_module);
-    }
-
-    ctx->data = kr;
-
-    return ngx_miroir_read_body(r, ngx_miroir_keys_body);
+    return ngx_miroir_read_body(r, ngx_miroir_keys_body, kr);
 }
 
 

@@ -74,7 +74,6 @@ static ngx_str_t  ngx_miroir_features_uri =
 ngx_int_t
 ngx_miroir_read_multi(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl)
 {
-    ngx_miroir_ctx_t    *ctx;
     ngx_miroir_read_t   *rd;
     ngx_miroir_multi_t  *ms;
 
@@ -92,20 +91,7 @@ ngx_miroir_read_multi(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl)
     rd->done = ngx_miroir_multi_done;
     rd->in_body = 1;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_miroir_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_miroir_ctx_t));
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_miroir_module);
-    }
-
-    ctx->data = ms;
-
-    return ngx_miroir_read_body(r, ngx_miroir_multi_body);
+    return ngx_miroir_read_body(r, ngx_miroir_multi_body, ms);
 }
 
 

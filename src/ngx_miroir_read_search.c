@@ -74,7 +74,6 @@ ngx_miroir_search_entry(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
 {
     ngx_int_t             rc;
     miroir_error_t        err;
-    ngx_miroir_ctx_t     *ctx;
     ngx_miroir_read_t    *rd;
     ngx_miroir_search_t  *sc;
 
@@ -145,20 +144,7 @@ ngx_miroir_search_entry(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
     rd->method = NGX_HTTP_POST;
     rd->in_body = 1;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_miroir_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_miroir_ctx_t));
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_miroir_module);
-    }
-
-    ctx->data = sc;
-
-    return ngx_miroir_read_body(r, ngx_miroir_search_body);
+    return ngx_miroir_read_body(r, ngx_miroir_search_body, sc);
 }
 
 

@@ -310,7 +310,8 @@ ngx_miroir_write_index_route(ngx_http_request_t *r,
                 return ngx_miroir_write_too_large(r, cl);
             }
 
-            return ngx_miroir_read_body(r, ngx_miroir_write_docs_body);
+            return ngx_miroir_read_body(r, ngx_miroir_write_docs_body,
+                                        NULL);
         }
 
         if (r->method == NGX_HTTP_DELETE) {
@@ -334,7 +335,8 @@ ngx_miroir_write_index_route(ngx_http_request_t *r,
         w->index = *index;
         w->agg = NGX_MIROIR_AGG_DIV_RF;
 
-        return ngx_miroir_read_body(r, ngx_miroir_write_delete_batch_body);
+        return ngx_miroir_read_body(r, ngx_miroir_write_delete_batch_body,
+                                    NULL);
     }
 
     if (ngx_miroir_write_is(rest, "/documents/delete")) {
@@ -448,7 +450,7 @@ ngx_miroir_write_bcast(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
         return ngx_miroir_write_too_large(r, cl);
     }
 
-    return ngx_miroir_read_body(r, ngx_miroir_write_bcast_body);
+    return ngx_miroir_read_body(r, ngx_miroir_write_bcast_body, NULL);
 }
 
 

@@ -155,7 +155,8 @@ miroir_rc_t miroir_keystore_defaults(miroir_keystore_t *ks,
     const char *master, size_t mlen, int64_t now_ns);
 
 /* Load the persisted form (miroir_keystore_dump()); values are derived
- * from master.  On error ks is left empty. */
+ * from master.  @pre ks holds nothing (its content would not be freed).
+ * On error ks is left empty. */
 miroir_rc_t miroir_keystore_load(miroir_keystore_t *ks, const char *text,
     size_t len, const char *master, size_t mlen);
 

@@ -284,6 +284,8 @@ START_TEST(test_store)
     ck_assert_int_eq(ks2.n, 4);
     ck_assert_int_eq(miroir_keystore_find(&ks2, UID1, 36), 3);
 
+    /* a load starts from an empty store: release the loaded one first */
+    miroir_keystore_free(&ks2);
     ck_assert_int_eq(miroir_keystore_load(&ks2, "{}", 2, MASTER, 1),
                      MIROIR_EINVAL);
 

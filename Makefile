@@ -118,8 +118,8 @@ test-asan:
 	rm -f $(ASAN_DIR)/san.*
 	printf '#!/bin/sh\nLD_PRELOAD="%s %s" exec $(NGINX) "$$@"\n' \
 	    "$$($(CC) -print-file-name=libasan.so)" \
-	    "$$($(CC) -print-file-name=libubsan.so)" > $(ASAN_DIR)/nginx
-	chmod +x $(ASAN_DIR)/nginx
+	    "$$($(CC) -print-file-name=libubsan.so)" > $(ASAN_DIR)/nginx-asan
+	chmod +x $(ASAN_DIR)/nginx-asan
 	ASAN_OPTIONS=detect_leaks=0:log_path=$(CURDIR)/$(ASAN_DIR)/san \
 	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/$(ASAN_DIR)/san \
 	TEST_NGINX_BINARY=$(CURDIR)/$(ASAN_DIR)/nginx \

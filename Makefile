@@ -122,7 +122,7 @@ test-asan:
 	chmod +x $(ASAN_DIR)/nginx-asan
 	ASAN_OPTIONS=detect_leaks=0:log_path=$(CURDIR)/$(ASAN_DIR)/san \
 	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/$(ASAN_DIR)/san \
-	TEST_NGINX_BINARY=$(CURDIR)/$(ASAN_DIR)/nginx \
+	TEST_NGINX_BINARY=$(CURDIR)/$(ASAN_DIR)/nginx-asan \
 	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(ASAN_DIR)/ngx_miroir_module.so \
 	TEST_NGINX_SERVROOT=$(CURDIR)/$(ASAN_DIR)/servroot \
 	    prove -I t/lib $(PROVE_FLAGS) t/

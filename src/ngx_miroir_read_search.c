@@ -144,7 +144,7 @@ ngx_miroir_search_entry(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
     rd->method = NGX_HTTP_POST;
     rd->in_body = 1;
 
-    return ngx_miroir_read_body(r, ngx_miroir_search_body, sc);
+    return ngx_miroir_read_json_body(r, ngx_miroir_search_body, sc);
 }
 
 
@@ -158,11 +158,6 @@ ngx_miroir_search_body(ngx_http_request_t *r, ngx_str_t *body)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_miroir_module);
     sc = ctx->data;
-
-    if (ngx_miroir_check_json_type(r, &err) != NGX_OK) {
-        ngx_miroir_finish(r, ngx_miroir_send_error(r, &err));
-        return;
-    }
 
     rc = ngx_miroir_search_post(sc, body, &err);
 
@@ -1072,26 +1067,24 @@ ngx_miroir_search_text(ngx_miroir_search_t *sc, const char *restr,
 }
 
 
-static void
-ngx_miroir_search_done(ngx_miroir_read_t *rd)
+/*
+ * What every search-like done handler does first: forward a node error,
+ * take the index settings that came with the answers (or the defaults),
+ * and answer for missing shards.  NGX_OK: go on; else r is finished.
+ */
+static ngx_int_t
+ngx_miroir_search_settle(ngx_miroir_read_t *rd)
 {
-    char                      *out;
-    size_t                     len;
-    ngx_int_t                  rc;
-    ngx_uint_t                 i;
-    miroir_rc_t                mrc;
-    miroir_error_t             err;
-    miroir_merge_t            *m;
-    ngx_http_request_t        *r;
-    ngx_miroir_search_t       *sc;
-    ngx_miroir_read_answer_t  *a;
+    ngx_int_t             rc;
+    ngx_http_request_t   *r;
+    ngx_miroir_search_t  *sc;
 
     r = rd->request;
     sc = rd->data;
 
     if (rd->error) {
         ngx_miroir_finish(r, ngx_miroir_read_forward_error(rd));
-        return;
+        return NGX_DONE;
     }
 
     if (rd->extra_status == NGX_HTTP_OK && rd->extra_body.len) {
@@ -1108,6 +1101,30 @@ ngx_miroir_search_done(ngx_miroir_read_t *rd)
     rc = ngx_miroir_read_missing(rd);
     if (rc != NGX_OK || rd->sent) {
         ngx_miroir_finish(r, rc);
+        return NGX_DONE;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_miroir_search_done(ngx_miroir_read_t *rd)
+{
+    char                      *out;
+    size_t                     len;
+    ngx_uint_t                 i;
+    miroir_rc_t                mrc;
+    miroir_error_t             err;
+    miroir_merge_t            *m;
+    ngx_http_request_t        *r;
+    ngx_miroir_search_t       *sc;
+    ngx_miroir_read_answer_t  *a;
+
+    r = rd->request;
+    sc = rd->data;
+
+    if (ngx_miroir_search_settle(rd) != NGX_OK) {
         return;
     }
 
@@ -1438,7 +1455,6 @@ ngx_miroir_facet_done(ngx_miroir_read_t *rd)
     char                      *text;
     cJSON                     *in, *hits, *h, *v, *c, *dist, *vals, *fq;
     cJSON                     *out, *arr, *merged, *it, *o;
-    ngx_int_t                  rc;
     ngx_str_t                  res;
     ngx_uint_t                 i;
     miroir_buf_t               b;
@@ -1453,25 +1469,7 @@ ngx_miroir_facet_done(ngx_miroir_read_t *rd)
     r = rd->request;
     sc = rd->data;
 
-    if (rd->error) {
-        ngx_miroir_finish(r, ngx_miroir_read_forward_error(rd));
-        return;
-    }
-
-    if (rd->extra_status == NGX_HTTP_OK && rd->extra_body.len) {
-        ngx_miroir_read_settings_put(rd->cl, &rd->uid, &rd->extra_body,
-                                     r->connection->log);
-        sc->settings = ngx_miroir_read_settings_get(rd->cl, &rd->uid);
-    }
-
-    if (sc->settings == NULL) {
-        ngx_miroir_read_settings_default(&sc->defaults);
-        sc->settings = &sc->defaults;
-    }
-
-    rc = ngx_miroir_read_missing(rd);
-    if (rc != NGX_OK || rd->sent) {
-        ngx_miroir_finish(r, rc);
+    if (ngx_miroir_search_settle(rd) != NGX_OK) {
         return;
     }
 

@@ -306,6 +306,8 @@ ngx_int_t ngx_miroir_check_json_type(ngx_http_request_t *r,
 /* ngx_miroir_body.c */
 ngx_int_t ngx_miroir_read_body(ngx_http_request_t *r,
     ngx_miroir_body_pt handler, void *data);
+ngx_int_t ngx_miroir_read_json_body(ngx_http_request_t *r,
+    ngx_miroir_body_pt handler, void *data);
 ngx_int_t ngx_miroir_body_bytes(ngx_http_request_t *r, ngx_str_t *body);
 cJSON *ngx_miroir_json_parse(ngx_http_request_t *r, u_char *data,
     size_t len);

@@ -71,6 +71,31 @@ ngx_miroir_body_ready(ngx_http_request_t *r)
 }
 
 
+/*
+ * The same for a route whose body must be JSON: a wrong or missing
+ * Content-Type gets Meilisearch's 415 before the body is read (Meilisearch
+ * checks it before it parses anything).
+ */
+ngx_int_t
+ngx_miroir_read_json_body(ngx_http_request_t *r, ngx_miroir_body_pt handler,
+    void *data)
+{
+    ngx_int_t       rc;
+    miroir_error_t  err;
+
+    if (ngx_miroir_check_json_type(r, &err) != NGX_OK) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_miroir_send_error(r, &err);
+    }
+
+    return ngx_miroir_read_body(r, handler, data);
+}
+
+
 ngx_int_t
 ngx_miroir_body_bytes(ngx_http_request_t *r, ngx_str_t *body)
 {

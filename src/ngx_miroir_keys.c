@@ -1347,7 +1347,7 @@ body:
     kr->cl = cl;
     kr->id = id;
 
-    return ngx_miroir_read_body(r, ngx_miroir_keys_body, kr);
+    return ngx_miroir_read_json_body(r, ngx_miroir_keys_body, kr);
 }
 
 
@@ -1371,11 +1371,6 @@ ngx_miroir_keys_body(ngx_http_request_t *r, ngx_str_t *body)
     ctx = ngx_http_get_module_ctx(r, ngx_http_miroir_module);
     kr = ctx->data;
     cl = kr->cl;
-
-    if (ngx_miroir_check_json_type(r, &err) != NGX_OK) {
-        ngx_miroir_finish(r, ngx_miroir_send_error(r, &err));
-        return;
-    }
 
     if (body->len == 0) {
         miroir_error_set(&err, NGX_HTTP_BAD_REQUEST, "missing_payload",

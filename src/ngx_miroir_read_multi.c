@@ -91,7 +91,7 @@ ngx_miroir_read_multi(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl)
     rd->done = ngx_miroir_multi_done;
     rd->in_body = 1;
 
-    return ngx_miroir_read_body(r, ngx_miroir_multi_body, ms);
+    return ngx_miroir_read_json_body(r, ngx_miroir_multi_body, ms);
 }
 
 
@@ -105,11 +105,6 @@ ngx_miroir_multi_body(ngx_http_request_t *r, ngx_str_t *body)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_miroir_module);
     ms = ctx->data;
-
-    if (ngx_miroir_check_json_type(r, &err) != NGX_OK) {
-        ngx_miroir_finish(r, ngx_miroir_send_error(r, &err));
-        return;
-    }
 
     rc = ngx_miroir_multi_parse(ms, body, &err);
 

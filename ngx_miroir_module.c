@@ -13,6 +13,13 @@
 #include "ngx_miroir.h"
 #include "ngx_miroir_read.h"
 #include "ngx_miroir_rebalance.h"
+#include "miroir_conf_value.h"
+
+
+/* miroir_conf_quorum() answers the NGX_MIROIR_QUORUM_* values */
+_Static_assert(NGX_MIROIR_QUORUM_ALL == 0 && NGX_MIROIR_QUORUM_MAJORITY == 1
+               && NGX_MIROIR_QUORUM_ONE == 2,
+               "miroir_conf_quorum() and NGX_MIROIR_QUORUM_* differ");
 
 
 static ngx_int_t ngx_miroir_postconfiguration(ngx_conf_t *cf);
@@ -34,7 +41,6 @@ static char *ngx_miroir_cluster_check(ngx_conf_t *cf,
     ngx_miroir_cluster_conf_t *cl);
 static char *ngx_miroir_location(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_miroir_valid_node_id(ngx_str_t *id);
 
 
 static ngx_command_t  ngx_miroir_commands[] = {
@@ -387,6 +393,7 @@ ngx_miroir_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cl->allow_partial = NGX_CONF_UNSET;
     cl->stable_ties = NGX_CONF_UNSET;
     cl->max_payload = NGX_CONF_UNSET_SIZE;
+    cl->max_response = NGX_CONF_UNSET_SIZE;
     cl->rebalance_concurrency = NGX_CONF_UNSET_UINT;
     cl->rebalance_rate = NGX_CONF_UNSET_UINT;
     cl->down_after = NGX_CONF_UNSET_MSEC;
@@ -420,13 +427,14 @@ ngx_miroir_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* The values Miroir parses itself are checked by the core
+ * (src/miroir_conf_value.c). */
 static ngx_int_t
 ngx_miroir_parse_uint(ngx_conf_t *cf, ngx_str_t *v, ngx_uint_t *out)
 {
-    ngx_int_t  n;
+    uint64_t  n;
 
-    n = ngx_atoi(v->data, v->len);
-    if (n == NGX_ERROR) {
+    if (miroir_conf_uint((const char *) v->data, v->len, &n) != MIROIR_OK) {
         return NGX_ERROR;
     }
 
@@ -441,6 +449,7 @@ ngx_miroir_cluster_line(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 {
     ngx_miroir_cluster_conf_t  *cl = (ngx_miroir_cluster_conf_t *) conf;
 
+    ngx_int_t    k;
     ssize_t      size;
     ngx_str_t   *value;
     ngx_flag_t  *fp;
@@ -492,7 +501,9 @@ ngx_miroir_cluster_line(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
             goto duplicate;
         }
 
-        if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (miroir_conf_flag((const char *) value[1].data, value[1].len)
+            == 0)
+        {
             cl->hedge_after = 0;
             return NGX_CONF_OK;
         }
@@ -504,18 +515,14 @@ ngx_miroir_cluster_line(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
             goto duplicate;
         }
 
-        if (ngx_strcmp(value[1].data, "all") == 0) {
-            cl->write_quorum = NGX_MIROIR_QUORUM_ALL;
+        /* the core's 0, 1, 2 are NGX_MIROIR_QUORUM_ALL, _MAJORITY, _ONE */
 
-        } else if (ngx_strcmp(value[1].data, "majority") == 0) {
-            cl->write_quorum = NGX_MIROIR_QUORUM_MAJORITY;
-
-        } else if (ngx_strcmp(value[1].data, "one") == 0) {
-            cl->write_quorum = NGX_MIROIR_QUORUM_ONE;
-
-        } else {
+        k = miroir_conf_quorum((const char *) value[1].data, value[1].len);
+        if (k < 0) {
             goto invalid_value;
         }
+
+        cl->write_quorum = (ngx_uint_t) k;
 
         return NGX_CONF_OK;
 
@@ -529,18 +536,12 @@ ngx_miroir_cluster_line(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
             goto duplicate;
         }
 
-        if (ngx_strcmp(value[1].data, "on") == 0) {
-            if (fp == &cl->stable_ties) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "\"stable_ties on\" is not implemented "
-                                   "yet in miroir_cluster \"%V\"",
-                                   &cl->name);
-                return NGX_CONF_ERROR;
-            }
+        k = miroir_conf_flag((const char *) value[1].data, value[1].len);
 
+        if (k == 1) {
             *fp = 1;
 
-        } else if (ngx_strcmp(value[1].data, "off") == 0) {
+        } else if (k == 0) {
             *fp = 0;
 
         } else {
@@ -560,6 +561,19 @@ ngx_miroir_cluster_line(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         }
 
         cl->max_payload = (size_t) size;
+        return NGX_CONF_OK;
+
+    } else if (ngx_strcmp(value[0].data, "max_response") == 0) {
+        if (cl->max_response != NGX_CONF_UNSET_SIZE) {
+            goto duplicate;
+        }
+
+        size = ngx_parse_size(&value[1]);
+        if (size == NGX_ERROR || size == 0) {
+            goto invalid_value;
+        }
+
+        cl->max_response = (size_t) size;
         return NGX_CONF_OK;
 
     } else if (ngx_strcmp(value[0].data, "master_key") == 0) {
@@ -637,8 +651,8 @@ ngx_miroir_cluster_node(ngx_conf_t *cf, ngx_miroir_cluster_conf_t *cl)
 {
     ngx_str_t               *value, s;
     ngx_url_t                u;
-    ngx_int_t                w;
     ngx_uint_t               i;
+    miroir_conf_node_t       params;
     ngx_miroir_node_conf_t  *node, *nodes;
 
     value = cf->args->elts;
@@ -652,7 +666,9 @@ ngx_miroir_cluster_node(ngx_conf_t *cf, ngx_miroir_cluster_conf_t *cl)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_miroir_valid_node_id(&value[1]) != NGX_OK) {
+    if (!miroir_conf_node_id_valid((const char *) value[1].data,
+                                   value[1].len))
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid node id \"%V\" in miroir_cluster \"%V\": "
                            "1 to %d characters among A-Z a-z 0-9 _ -",
@@ -735,52 +751,40 @@ ngx_miroir_cluster_node(ngx_conf_t *cf, ngx_miroir_cluster_conf_t *cl)
     node->host = value[2];
     node->weight = 1;
 
+    miroir_conf_node_init(&params);
+
     for (i = 3; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "weight=", 7) == 0) {
-            w = ngx_atoi(value[i].data + 7, value[i].len - 7);
-
-            if (w == NGX_ERROR || w < 1 || w > 10000) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid weight \"%V\" for node \"%V\": "
-                                   "expected 1..10000", &value[i], &value[1]);
-                return NGX_CONF_ERROR;
-            }
-
-            node->weight = (ngx_uint_t) w;
+        switch (miroir_conf_node_param((const char *) value[i].data,
+                                       value[i].len, &params))
+        {
+        case MIROIR_CONF_NODE_OK:
             continue;
+
+        case MIROIR_CONF_NODE_BAD_WEIGHT:
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid weight \"%V\" for node \"%V\": "
+                               "expected 1..10000", &value[i], &value[1]);
+            return NGX_CONF_ERROR;
+
+        case MIROIR_CONF_NODE_EMPTY_KEY:
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "empty key for node \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+
+        default: /* MIROIR_CONF_NODE_UNKNOWN */
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" for node \"%V\"",
+                               &value[i], &value[1]);
+            return NGX_CONF_ERROR;
         }
+    }
 
-        if (ngx_strncmp(value[i].data, "key=", 4) == 0) {
-            node->key.data = value[i].data + 4;
-            node->key.len = value[i].len - 4;
+    node->weight = params.weight;
 
-            /*
-             * nginx keeps quotes that do not open a token: key="K" reaches
-             * here with its quotes, which are not part of the key.
-             */
-
-            if (node->key.len >= 2
-                && (node->key.data[0] == '"' || node->key.data[0] == '\'')
-                && node->key.data[node->key.len - 1] == node->key.data[0])
-            {
-                node->key.data++;
-                node->key.len -= 2;
-            }
-
-            if (node->key.len == 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "empty key for node \"%V\"", &value[1]);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\" for node \"%V\"",
-                           &value[i], &value[1]);
-        return NGX_CONF_ERROR;
+    if (params.key) {
+        node->key.data = (u_char *) params.key;
+        node->key.len = params.key_len;
     }
 
     if (node->key.len) {
@@ -823,6 +827,7 @@ ngx_miroir_cluster_check(ngx_conf_t *cf, ngx_miroir_cluster_conf_t *cl)
     ngx_conf_init_value(cl->allow_partial, 0);
     ngx_conf_init_value(cl->stable_ties, 0);
     ngx_conf_init_size_value(cl->max_payload, 100 * 1024 * 1024);
+    ngx_conf_init_size_value(cl->max_response, 100 * 1024 * 1024);
     ngx_conf_init_uint_value(cl->rebalance_concurrency, 4);
     ngx_conf_init_uint_value(cl->rebalance_rate, 0);
     ngx_conf_init_msec_value(cl->down_after, 300000);
@@ -831,6 +836,15 @@ ngx_miroir_cluster_check(ngx_conf_t *cf, ngx_miroir_cluster_conf_t *cl)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"rebalance_concurrency\" of miroir_cluster "
                            "\"%V\" must be at least 1", &cl->name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* the helper's slots (NGX_MIROIR_MIG_SLOTS, ngx_miroir_rebalance_mig.c) */
+    if (cl->rebalance_concurrency > 64) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"rebalance_concurrency\" %ui of miroir_cluster "
+                           "\"%V\" is out of range 1..64",
+                           cl->rebalance_concurrency, &cl->name);
         return NGX_CONF_ERROR;
     }
 
@@ -895,29 +909,4 @@ ngx_miroir_location(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                     ? ngx_miroir_api_handler : ngx_miroir_admin_handler;
 
     return NGX_CONF_OK;
-}
-
-
-/* Node ids end up in filters and JSON: keep them to a safe alphabet. */
-static ngx_int_t
-ngx_miroir_valid_node_id(ngx_str_t *id)
-{
-    u_char      c;
-    ngx_uint_t  i;
-
-    if (id->len == 0 || id->len >= MIROIR_NODE_ID_LEN) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < id->len; i++) {
-        c = id->data[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
 }

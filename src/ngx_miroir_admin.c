@@ -18,10 +18,20 @@
 
 #include "ngx_miroir.h"
 #include "ngx_miroir_rebalance.h"
+#include "miroir_admin_body.h"
 
 
 #define NGX_MIROIR_NODES_PREFIX   "/_miroir/nodes/"
 #define NGX_MIROIR_SHARDS_PREFIX  "/_miroir/shards/"
+
+
+/* the core's actions are the change kinds */
+_Static_assert((int) MIROIR_ADMIN_ADD == (int) NGX_MIROIR_CHANGE_ADD
+               && (int) MIROIR_ADMIN_REWEIGHT
+                  == (int) NGX_MIROIR_CHANGE_REWEIGHT
+               && (int) MIROIR_ADMIN_DRAIN == (int) NGX_MIROIR_CHANGE_DRAIN
+               && (int) MIROIR_ADMIN_REMOVE == (int) NGX_MIROIR_CHANGE_REMOVE,
+               "miroir_admin_action_t and ngx_miroir_change_e differ");
 
 
 typedef struct {
@@ -89,18 +99,6 @@ ngx_miroir_admin_wants_body(ngx_http_request_t *r, ngx_str_t *path)
 }
 
 
-static ngx_int_t
-ngx_miroir_admin_error(ngx_http_request_t *r, int status, const char *code,
-    const char *msg)
-{
-    miroir_error_t  err;
-
-    miroir_error_set(&err, status, code, "invalid_request", "%s", msg);
-
-    return ngx_miroir_send_error(r, &err);
-}
-
-
 /* Send a malloc()ed JSON text, or 500 when it is NULL. */
 static ngx_int_t
 ngx_miroir_admin_send_text(ngx_http_request_t *r, ngx_uint_t status,
@@ -129,7 +127,7 @@ ngx_miroir_admin_arg_true(ngx_http_request_t *r, const char *name)
         return 0;
     }
 
-    return v.len == 4 && ngx_strncasecmp(v.data, (u_char *) "true", 4) == 0;
+    return miroir_admin_arg_true((const char *) v.data, v.len);
 }
 
 
@@ -264,158 +262,46 @@ ngx_miroir_admin_change(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
 }
 
 
-static ngx_int_t
-ngx_miroir_admin_str(cJSON *json, const char *name, ngx_str_t *out,
-    ngx_uint_t required)
-{
-    cJSON  *v;
-
-    v = cJSON_GetObjectItemCaseSensitive(json, name);
-
-    if (v == NULL || cJSON_IsNull(v)) {
-        out->len = 0;
-        out->data = (u_char *) "";
-        return required ? NGX_ERROR : NGX_OK;
-    }
-
-    if (!cJSON_IsString(v)) {
-        return NGX_ERROR;
-    }
-
-    out->data = (u_char *) v->valuestring;
-    out->len = ngx_strlen(v->valuestring);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_miroir_admin_weight(cJSON *json, ngx_uint_t *weight, ngx_uint_t required)
-{
-    cJSON  *v;
-
-    v = cJSON_GetObjectItemCaseSensitive(json, "weight");
-
-    if (v == NULL) {
-        *weight = 1;
-        return required ? NGX_ERROR : NGX_OK;
-    }
-
-    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1000
-        || v->valuedouble != (double) (ngx_uint_t) v->valuedouble)
-    {
-        return NGX_ERROR;
-    }
-
-    *weight = (ngx_uint_t) v->valuedouble;
-
-    return NGX_OK;
-}
-
-
+/* The body is checked by miroir_admin_body_parse() (the core). */
 static void
 ngx_miroir_admin_body(ngx_http_request_t *r, ngx_str_t *body)
 {
-    cJSON                   *json, *v;
-    ngx_str_t                action;
+    cJSON                   *json;
+    miroir_error_t           err;
     ngx_miroir_ctx_t        *ctx;
+    miroir_admin_body_t      b;
     ngx_miroir_change_t      ch;
     ngx_miroir_admin_req_t  *ar;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_miroir_module);
     ar = ctx->data;
 
-    ngx_memzero(&ch, sizeof(ngx_miroir_change_t));
-    ch.kind = ar->kind;
-    ch.id = ar->id;
-    ch.weight = 1;
-
     json = ngx_miroir_json_parse(r, body->data, body->len);
 
-    if (json == NULL || !cJSON_IsObject(json)) {
-        ngx_miroir_finish(r, ngx_miroir_admin_error(r, 400,
-                              "miroir_invalid_request",
-                              "The body must be a JSON object."));
+    ngx_memzero(&b, sizeof(miroir_admin_body_t));
+    b.id = (const char *) ar->id.data;
+    b.id_len = ar->id.len;
+
+    if (miroir_admin_body_parse(json, (miroir_admin_action_t) ar->kind,
+                                (int) ar->generic, &b, &err)
+        != MIROIR_OK)
+    {
+        ngx_miroir_finish(r, ngx_miroir_send_error(r, &err));
         return;
     }
 
-    if (ar->generic) {
-        if (ngx_miroir_admin_str(json, "action", &action, 1) != NGX_OK) {
-            goto invalid_action;
-        }
-
-        if (action.len == 3 && ngx_strncmp(action.data, "add", 3) == 0) {
-            ch.kind = NGX_MIROIR_CHANGE_ADD;
-
-        } else if (action.len == 8
-                   && ngx_strncmp(action.data, "reweight", 8) == 0)
-        {
-            ch.kind = NGX_MIROIR_CHANGE_REWEIGHT;
-
-        } else if (action.len == 5
-                   && ngx_strncmp(action.data, "drain", 5) == 0)
-        {
-            ch.kind = NGX_MIROIR_CHANGE_DRAIN;
-
-        } else if (action.len == 6
-                   && ngx_strncmp(action.data, "remove", 6) == 0)
-        {
-            ch.kind = NGX_MIROIR_CHANGE_REMOVE;
-            v = cJSON_GetObjectItemCaseSensitive(json, "force");
-            ch.force = cJSON_IsTrue(v);
-
-        } else {
-            goto invalid_action;
-        }
-
-        if (ngx_miroir_admin_str(json, "id", &ch.id, 1) != NGX_OK) {
-            ngx_miroir_finish(r, ngx_miroir_admin_error(r, 400,
-                                  "miroir_invalid_request",
-                                  "`id` must be a string."));
-            return;
-        }
-    }
-
-    if (ch.kind == NGX_MIROIR_CHANGE_ADD) {
-        if ((!ar->generic
-             && ngx_miroir_admin_str(json, "id", &ch.id, 1) != NGX_OK)
-            || ngx_miroir_admin_str(json, "address", &ch.address, 1)
-               != NGX_OK
-            || ngx_miroir_admin_str(json, "key", &ch.key, 0) != NGX_OK)
-        {
-            ngx_miroir_finish(r, ngx_miroir_admin_error(r, 400,
-                                  "miroir_invalid_request",
-                                  "`id` and `address` must be strings, "
-                                  "`key` a string when present."));
-            return;
-        }
-
-        if (ngx_miroir_admin_weight(json, &ch.weight, 0) != NGX_OK) {
-            goto invalid_weight;
-        }
-
-    } else if (ch.kind == NGX_MIROIR_CHANGE_REWEIGHT) {
-        if (ngx_miroir_admin_weight(json, &ch.weight, 1) != NGX_OK) {
-            goto invalid_weight;
-        }
-    }
+    ngx_memzero(&ch, sizeof(ngx_miroir_change_t));
+    ch.kind = (ngx_miroir_change_e) b.kind;
+    ch.id.data = (u_char *) b.id;
+    ch.id.len = b.id_len;
+    ch.address.data = (u_char *) b.address;
+    ch.address.len = b.address_len;
+    ch.key.data = (u_char *) b.key;
+    ch.key.len = b.key_len;
+    ch.weight = b.weight;
+    ch.force = b.force;
 
     ngx_miroir_finish(r, ngx_miroir_admin_apply(r, ar, &ch));
-    return;
-
-invalid_action:
-
-    ngx_miroir_finish(r, ngx_miroir_admin_error(r, 400,
-                          "miroir_invalid_request",
-                          "`action` must be one of `add`, `reweight`, "
-                          "`drain`, `remove`."));
-    return;
-
-invalid_weight:
-
-    ngx_miroir_finish(r, ngx_miroir_admin_error(r, 400,
-                          "miroir_invalid_request",
-                          "`weight` must be an integer from 1 to 1000."));
 }
 
 

@@ -25,6 +25,10 @@ static ngx_int_t ngx_miroir_call_done(ngx_http_request_t *sr, void *data,
 static void ngx_miroir_fanout_resume(ngx_http_request_t *r);
 static void ngx_miroir_fanout_expire(ngx_event_t *ev);
 static void ngx_miroir_fanout_cleanup(void *data);
+static void ngx_miroir_call_log(ngx_http_request_t *r,
+    ngx_miroir_call_t *call);
+static void ngx_miroir_node_health(ngx_miroir_cluster_conf_t *cl,
+    ngx_uint_t node, ngx_uint_t ok, const char *reason);
 
 
 ngx_miroir_fanout_t *
@@ -234,8 +238,16 @@ ngx_miroir_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     fo = call->fanout;
     r = fo->request;
 
-    ngx_miroir_node_report(fo->cluster, call->node,
-                           call->ok && call->status < 500);
+    ngx_miroir_call_log(r, call);
+
+    if (!call->too_large) {
+        /* an answer above max_response says nothing of the node's health */
+        ngx_miroir_node_health(fo->cluster, call->node,
+                               call->ok && call->status < 500,
+                               call->fail ? call->fail
+                                          : call->ok ? "status" : "unknown");
+    }
+
     ngx_miroir_metrics_call_done(fo->cluster, call->node,
                                  !call->ok || call->status >= 500,
                                  call->elapsed);
@@ -262,6 +274,54 @@ ngx_miroir_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
      */
 
     return NGX_OK;
+}
+
+
+/*
+ * event=node_error: a call without a usable answer (no connection, no
+ * complete HTTP answer, a 5xx, or the node refusing its own key).  Only the
+ * method and path are logged: never the arguments, headers or body.
+ */
+static void
+ngx_miroir_call_log(ngx_http_request_t *r, ngx_miroir_call_t *call)
+{
+    ngx_uint_t                  level;
+    const char                 *reason;
+    ngx_miroir_node_conf_t     *node;
+    ngx_miroir_cluster_conf_t  *cl;
+
+    cl = call->fanout->cluster;
+
+    if (call->fail) {
+        reason = call->fail;
+        level = call->ok ? NGX_LOG_WARN : NGX_LOG_ERR;
+
+    } else if (call->ok && call->status >= NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        reason = "status";
+        level = NGX_LOG_WARN;
+
+    } else if (call->ok && (call->status == NGX_HTTP_UNAUTHORIZED
+                            || call->status == NGX_HTTP_FORBIDDEN))
+    {
+        reason = "unauthorized";
+        level = NGX_LOG_WARN;
+
+    } else {
+        return;
+    }
+
+    if (call->node >= cl->nodes.nelts) {
+        return;
+    }
+
+    node = (ngx_miroir_node_conf_t *) cl->nodes.elts + call->node;
+
+    ngx_miroir_log_event(r->connection->log, level, "node_error", &cl->name,
+                         &node->id,
+                         "node=%V addr=%V method=%V path=%V reason=%s "
+                         "status=%i elapsed_ms=%M",
+                         &node->id, &node->addr_text, &call->method_name,
+                         &call->uri, reason, call->status, call->elapsed);
 }
 
 
@@ -295,11 +355,14 @@ ngx_miroir_fanout_resume(ngx_http_request_t *r)
 static void
 ngx_miroir_fanout_expire(ngx_event_t *ev)
 {
-    ngx_uint_t            i;
-    ngx_miroir_call_t    *call;
-    ngx_connection_t     *c;
-    ngx_http_request_t   *r;
-    ngx_miroir_fanout_t  *fo;
+    u_char                  *p, *last;
+    ngx_uint_t               i;
+    ngx_miroir_call_t       *call;
+    ngx_connection_t        *c;
+    ngx_http_request_t      *r;
+    ngx_miroir_fanout_t     *fo;
+    ngx_miroir_node_conf_t  *node;
+    u_char                   nodes[256];
 
     fo = ev->data;
     r = fo->request;
@@ -315,9 +378,26 @@ ngx_miroir_fanout_expire(ngx_event_t *ev)
         }
     }
 
-    ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                  "miroir: deadline of %M ms reached with %ui node "
-                  "request(s) pending", fo->cluster->deadline, fo->pending);
+    p = nodes;
+    last = nodes + sizeof(nodes);
+    node = fo->cluster->nodes.elts;
+
+    for (i = 0; i < fo->calls.nelts; i++) {
+        if (!call[i].done && call[i].node < fo->cluster->nodes.nelts) {
+            p = ngx_slprintf(p, last, "%s%V", p == nodes ? "" : ",",
+                             &node[call[i].node].id);
+        }
+    }
+
+    if (p == nodes) {
+        *p++ = '-';
+    }
+
+    ngx_miroir_log_event(c->log, NGX_LOG_ERR, "deadline",
+                         &fo->cluster->name, &fo->cluster->name,
+                         "deadline_ms=%M pending=%ui nodes=%*s path=%V",
+                         fo->cluster->deadline, fo->pending,
+                         (size_t) (p - nodes), nodes, &r->uri);
 
     ngx_miroir_fanout_resume(r);
     ngx_http_run_posted_requests(c);
@@ -335,12 +415,72 @@ ngx_miroir_fanout_cleanup(void *data)
 }
 
 
+/*
+ * max_response: when a call of fo was aborted because its answer was too
+ * large (ngx_miroir_upstream.c), answer the client request with 502
+ * miroir_response_too_large and return what ngx_miroir_send_error()
+ * returned; NGX_DECLINED when no call was.
+ */
+ngx_int_t
+ngx_miroir_fanout_too_large(ngx_miroir_fanout_t *fo)
+{
+    ngx_uint_t               i;
+    miroir_error_t           err;
+    ngx_miroir_call_t       *call;
+    ngx_miroir_node_conf_t  *node;
+
+    call = fo->calls.elts;
+
+    for (i = 0; i < fo->calls.nelts; i++) {
+        if (call[i].too_large) {
+            break;
+        }
+    }
+
+    if (i == fo->calls.nelts) {
+        return NGX_DECLINED;
+    }
+
+    node = fo->cluster->nodes.elts;
+
+    miroir_error_set(&err, NGX_HTTP_BAD_GATEWAY, "miroir_response_too_large",
+                     "system",
+                     "The answer of node `%.*s` is larger than the "
+                     "`max_response` of %zu bytes of cluster `%.*s` (the "
+                     "limit holds for one answer and for all the answers "
+                     "to one request together).",
+                     call[i].node < fo->cluster->nodes.nelts
+                     ? (int) node[call[i].node].id.len : 0,
+                     call[i].node < fo->cluster->nodes.nelts
+                     ? (char *) node[call[i].node].id.data : "",
+                     fo->cluster->max_response,
+                     (int) fo->cluster->name.len,
+                     (char *) fo->cluster->name.data);
+
+    return ngx_miroir_send_error(fo->request, &err);
+}
+
+
 /* ------------------------------------------------------------ health */
 
 void
 ngx_miroir_node_report(ngx_miroir_cluster_conf_t *cl, ngx_uint_t node,
     ngx_uint_t ok)
 {
+    ngx_miroir_node_health(cl, node, ok, NULL);
+}
+
+
+/*
+ * Passive health.  The shared flag flips with a compare-and-set, so that
+ * exactly one worker logs each transition (event=node_down / node_up, not
+ * rate limited: there is at most one per failure streak).
+ */
+static void
+ngx_miroir_node_health(ngx_miroir_cluster_conf_t *cl, ngx_uint_t node,
+    ngx_uint_t ok, const char *reason)
+{
+    ngx_atomic_uint_t       fails;
     ngx_miroir_shm_node_t  *sn;
 
     if (cl->shm == NULL || node >= cl->shm->nnodes) {
@@ -354,26 +494,27 @@ ngx_miroir_node_report(ngx_miroir_cluster_conf_t *cl, ngx_uint_t node,
             sn->fails = 0;
         }
 
-        if (sn->down) {
-            sn->down = 0;
-            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                          "miroir cluster \"%V\": node \"%V\" is up again",
-                          &cl->name,
-                          &((ngx_miroir_node_conf_t *) cl->nodes.elts)[node].id);
+        if (sn->down && ngx_atomic_cmp_set(&sn->down, 1, 0)) {
+            ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_NOTICE, "node_up",
+                                 &cl->name, NULL, "node=%*s addr=%*s",
+                                 (size_t) sn->id_len, sn->id,
+                                 (size_t) sn->addr_len, sn->addr);
         }
 
         return;
     }
 
-    if (ngx_atomic_fetch_add(&sn->fails, 1) + 1 >= NGX_MIROIR_FAILS_DOWN
-        && !sn->down)
+    fails = ngx_atomic_fetch_add(&sn->fails, 1) + 1;
+
+    if (fails >= NGX_MIROIR_FAILS_DOWN && !sn->down
+        && ngx_atomic_cmp_set(&sn->down, 0, 1))
     {
-        sn->down = 1;
-        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                      "miroir cluster \"%V\": node \"%V\" marked down after "
-                      "%d consecutive failures", &cl->name,
-                      &((ngx_miroir_node_conf_t *) cl->nodes.elts)[node].id,
-                      NGX_MIROIR_FAILS_DOWN);
+        ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_WARN, "node_down",
+                             &cl->name, NULL,
+                             "node=%*s addr=%*s fails=%uA reason=%s",
+                             (size_t) sn->id_len, sn->id,
+                             (size_t) sn->addr_len, sn->addr, fails,
+                             reason ? reason : "unknown");
     }
 }
 

@@ -170,11 +170,15 @@ ngx_miroir_doc_done(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
         return;
     }
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "miroir: document read from node \"%V\" failed "
-                  "(status %i), trying the next owner",
-                  &((ngx_miroir_node_conf_t *)
-                    fo->cluster->nodes.elts)[call->node].id, call->status);
+    ngx_miroir_log_event(r->connection->log, NGX_LOG_WARN, "read_failover",
+                         &fo->cluster->name,
+                         &((ngx_miroir_node_conf_t *)
+                           fo->cluster->nodes.elts)[call->node].id,
+                         "node=%V path=%V status=%i timed_out=%ui",
+                         &((ngx_miroir_node_conf_t *)
+                           fo->cluster->nodes.elts)[call->node].id,
+                         &call->uri, call->status,
+                         (ngx_uint_t) call->timed_out);
 
     rc = fo->expired ? NGX_DECLINED : ngx_miroir_doc_try(r, fo->cluster, d);
 

@@ -417,10 +417,15 @@ ngx_miroir_version_done(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
         return;
     }
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "miroir: /version failed on node \"%V\" (status %i)",
-                  &((ngx_miroir_node_conf_t *) cl->nodes.elts)[call->node].id,
-                  call->status);
+    ngx_miroir_log_event(r->connection->log, NGX_LOG_WARN, "read_failover",
+                         &cl->name,
+                         &((ngx_miroir_node_conf_t *)
+                           cl->nodes.elts)[call->node].id,
+                         "node=%V path=%V status=%i timed_out=%ui",
+                         &((ngx_miroir_node_conf_t *)
+                           cl->nodes.elts)[call->node].id,
+                         &call->uri, call->status,
+                         (ngx_uint_t) call->timed_out);
 
     if (call->node + 1 < cl->nodes.nelts && !fo->expired) {
         rc = ngx_miroir_version(r, cl, call->node + 1);
@@ -497,7 +502,8 @@ ngx_miroir_topology(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl)
                            "\"health\":\"%s\"}",
                         i ? "," : "", (size_t) sn->id_len, sn->id,
                         (size_t) sn->addr_len, sn->addr, sn->weight,
-                        ngx_miroir_state_name(sn->state),
+                        ngx_miroir_rebalance_evicted(cl, i)
+                        ? "evicted" : ngx_miroir_state_name(sn->state),
                         sn->down ? "down" : "up");
     }
 

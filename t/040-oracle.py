@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -538,7 +539,7 @@ def revive(args, work, addrs, ref, mir, sr, procs):
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     time.sleep(3)
     log = open(sr + "/logs/error.log").read()
-    ok(all(('node "n%d" is up again' % i) in log
+    ok(all(re.search(r"event=node_up .*node=n%d\b" % i, log)
            for i in (args.kill, other)),
        "the health probe marks restarted nodes up again")
     run_queries(args, random.Random(args.seed + 1), ref, mir, "revived", 10)

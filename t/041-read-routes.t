@@ -298,7 +298,7 @@ POST /indexes/movies/search
 {"limit": 0}
 --- response_body_like: "estimatedTotalHits":12
 --- error_log
-asking its next owners
+event=read_failover
 
 
 
@@ -332,7 +332,7 @@ POST /indexes/movies/search
 {"limit": 0, "facets": ["genres"]}
 --- response_body_like: "estimatedTotalHits":12,"facetDistribution":\{"genres":\{"action":6,
 --- error_log
-hedging its shards
+event=hedge
 
 
 
@@ -344,7 +344,7 @@ POST /indexes/movies/search
 {"limit": 0, "facets": ["genres"]}
 --- response_body_like: "estimatedTotalHits":12,"facetDistribution":\{"genres":\{"action":6,
 --- error_log
-asking its next owners
+event=read_failover
 
 
 
@@ -356,4 +356,4 @@ POST /indexes/movies/search
 --- error_code: 503
 --- response_body_like: "code":"miroir_shards_unavailable","type":"system"
 --- error_log
-asking its next owners
+event=read_failover

@@ -54,6 +54,12 @@ struct ngx_miroir_read_s {
     ngx_int_t                       extra_status;
     ngx_str_t                       extra_body;
 
+    /* stable_ties: GET /indexes/<uid> with it (the primary key) */
+    ngx_str_t                       pk_uri;
+    ngx_int_t                       pk_call;    /* index, or -1 */
+    ngx_int_t                       pk_status;
+    ngx_str_t                       pk_body;
+
     ngx_msec_t                      start;
     ngx_uint_t                      round;
     ngx_uint_t                      in_body;    /* started by a body handler */
@@ -119,6 +125,7 @@ typedef struct {
     size_t                          nrules;
     char                           *primary_key;
     char                           *distinct_attr;  /* distinctAttribute */
+    char                           *ties;   /* stable_ties: hidden rule */
 } ngx_miroir_index_settings_t;
 
 ngx_miroir_index_settings_t *ngx_miroir_read_settings_get(
@@ -126,6 +133,12 @@ ngx_miroir_index_settings_t *ngx_miroir_read_settings_get(
 void ngx_miroir_read_settings_put(ngx_miroir_cluster_conf_t *cl,
     ngx_str_t *uid, ngx_str_t *json, ngx_log_t *log);
 void ngx_miroir_read_settings_default(ngx_miroir_index_settings_t *s);
+
+/* ngx_miroir_ties.c: stable_ties on the read path */
+void ngx_miroir_ties_read_settings(ngx_miroir_cluster_conf_t *cl,
+    ngx_str_t *uid, ngx_str_t *settings, ngx_str_t *index);
+void ngx_miroir_ties_hide_details(ngx_miroir_index_settings_t *s, char *out,
+    size_t *len);
 
 
 /* one search-like request (search, documents, facet search, one query

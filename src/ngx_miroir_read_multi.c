@@ -176,7 +176,8 @@ ngx_miroir_multi_parse(ngx_miroir_multi_t *ms, ngx_str_t *body,
 
     ms->q = ngx_pcalloc(r->pool, (ms->nq + 1) * sizeof(ngx_miroir_search_t));
     ms->uids = ngx_pcalloc(r->pool, (ms->nq + 1) * sizeof(char *));
-    ms->settings_uids = ngx_pcalloc(r->pool, (ms->nq + 1) * sizeof(char *));
+    ms->settings_uids = ngx_pcalloc(r->pool,
+                                    (2 * ms->nq + 1) * sizeof(char *));
     if (ms->q == NULL || ms->uids == NULL || ms->settings_uids == NULL) {
         return NGX_ERROR;
     }
@@ -422,7 +423,8 @@ ngx_miroir_multi_settings(ngx_miroir_multi_t *ms)
         }
 
         if (fo == NULL) {
-            fo = ngx_miroir_fanout_create(rd->request, rd->cl, ms->nq);
+            fo = ngx_miroir_fanout_create(rd->request, rd->cl,
+                                          2 * ms->nq);
             if (fo == NULL) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
@@ -438,6 +440,16 @@ ngx_miroir_multi_settings(ngx_miroir_multi_t *ms)
 
         /* remember which index the call is for */
         ms->settings_uids[fo->calls.nelts - 1] = ms->uids[i];
+
+        /* stable_ties: its primary key next (settings_uids NULL) */
+        if (rd->cl->stable_ties
+            && (ngx_miroir_read_index_uri(rd->request, &uid, "", &uri)
+                != NGX_OK
+                || ngx_miroir_fanout_add(fo, node, NGX_HTTP_GET, &uri, NULL)
+                   == NULL))
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     if (fo == NULL) {
@@ -467,12 +479,22 @@ ngx_miroir_multi_settings_done(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
     call = fo->calls.elts;
 
     for (i = 0; i < fo->calls.nelts; i++) {
-        if (call[i].ok && call[i].status == NGX_HTTP_OK) {
+        if (ms->settings_uids[i] && call[i].ok
+            && call[i].status == NGX_HTTP_OK)
+        {
             uid.data = (u_char *) ms->settings_uids[i];
             uid.len = ngx_strlen(uid.data);
 
             ngx_miroir_read_settings_put(ms->rd->cl, &uid, &call[i].response,
                                          r->connection->log);
+
+            if (i + 1 < fo->calls.nelts && ms->settings_uids[i + 1] == NULL
+                && call[i + 1].ok && call[i + 1].status == NGX_HTTP_OK)
+            {
+                ngx_miroir_ties_read_settings(ms->rd->cl, &uid,
+                                              &call[i].response,
+                                              &call[i + 1].response);
+            }
         }
     }
 
@@ -689,6 +711,10 @@ ngx_miroir_multi_done(ngx_miroir_read_t *rd)
             goto failed;
         }
 
+        if (sc->params.show_ranking_score_details) {
+            ngx_miroir_ties_hide_details(sc->settings, out, &len);
+        }
+
         if (k) {
             miroir_buf_addc(&b, ',');
         }
@@ -718,10 +744,9 @@ ngx_miroir_multi_done(ngx_miroir_read_t *rd)
 
 bad:
 
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "miroir: bad multi-search answer from node \"%V\"",
-                  &((ngx_miroir_node_conf_t *)
-                    rd->cl->nodes.elts)[a[i].node].id);
+    ngx_miroir_log_node_error(r->connection->log, NGX_LOG_ERR, rd->cl,
+                              a[i].node, rd->method, &rd->uri, "bad_answer",
+                              NGX_HTTP_OK, "bad multi-search answer");
     ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
     return;
 
@@ -880,9 +905,9 @@ ngx_miroir_fed_done(ngx_miroir_read_t *rd)
                 }
             }
 
-            ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                          "miroir: enabling the \"network\" experimental "
-                          "feature on the nodes for federated search");
+            ngx_miroir_log_event(r->connection->log, NGX_LOG_NOTICE,
+                                 "network_feature_enabled", &rd->cl->name,
+                                 &rd->cl->name, "reason=federated_search");
 
             if (ngx_miroir_fanout_start(fo, ngx_miroir_fed_network_done, ms)
                 != NGX_OK)
@@ -964,11 +989,10 @@ ngx_miroir_fed_done(ngx_miroir_read_t *rd)
         mrc = miroir_federate_add_node(f, k, (char *) body.data, body.len,
                                        &err);
         if (mrc != MIROIR_OK) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "miroir: bad federated answer from node \"%V\": "
-                          "%s", &((ngx_miroir_node_conf_t *)
-                                  rd->cl->nodes.elts)[a[k].node].id,
-                          err.message);
+            ngx_miroir_log_node_error(r->connection->log, NGX_LOG_ERR,
+                                      rd->cl, a[k].node, rd->method,
+                                      &rd->uri, "bad_answer", NGX_HTTP_OK,
+                                      err.message);
             miroir_federate_free(f);
             ngx_miroir_finish(r, mrc == MIROIR_ENOMEM
                                  ? NGX_HTTP_INTERNAL_SERVER_ERROR
@@ -985,6 +1009,17 @@ ngx_miroir_fed_done(ngx_miroir_read_t *rd)
     if (mrc != MIROIR_OK || ngx_miroir_pool_own(r, out) == NULL) {
         ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
+    }
+
+    if (rd->cl->stable_ties) {
+        /* the hidden rule of each index out of the hits' details */
+        for (k = 0; k < nidx; k++) {
+            uid.data = (u_char *) idx[k].index_uid;
+            uid.len = ngx_strlen(idx[k].index_uid);
+
+            ngx_miroir_ties_hide_details(
+                ngx_miroir_read_settings_get(rd->cl, &uid), out, &len);
+        }
     }
 
     ngx_miroir_finish(r, ngx_miroir_send_json(r, NGX_HTTP_OK, (u_char *) out,

@@ -412,6 +412,7 @@ static ngx_int_t
 ngx_miroir_write_settings_ask(ngx_http_request_t *r, ngx_miroir_wread_t *wr,
     ngx_uint_t first)
 {
+    ngx_str_t             index;
     ngx_uint_t            i, n;
     ngx_miroir_fanout_t  *fo;
 
@@ -431,13 +432,31 @@ ngx_miroir_write_settings_ask(ngx_http_request_t *r, ngx_miroir_wread_t *wr,
         i = first;
     }
 
-    fo = ngx_miroir_fanout_create(r, wr->cl, 1);
+    fo = ngx_miroir_fanout_create(r, wr->cl, 2);
     if (fo == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (ngx_miroir_fanout_add(fo, i, NGX_HTTP_GET, &wr->uri, NULL) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (wr->cl->stable_ties
+        && (wr->sub.len == 0
+            || (wr->sub.len == 13
+                && ngx_strncmp(wr->sub.data, "ranking-rules", 13) == 0)))
+    {
+        /* stable_ties: the index's primary key names the hidden rule */
+        index.data = wr->uri.data;
+        index.len = ngx_strlcasestrn(wr->uri.data,
+                                     wr->uri.data + wr->uri.len,
+                                     (u_char *) "/settings", 9 - 1)
+                    - wr->uri.data;
+
+        if (ngx_miroir_fanout_add(fo, i, NGX_HTTP_GET, &index, NULL) == NULL)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     wr->next = i + 1;
@@ -481,6 +500,18 @@ ngx_miroir_write_settings_got(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
 
     json = ngx_miroir_json_parse(r, call->response.data, call->response.len);
 
+    if (fo->calls.nelts > 1) {
+        /* stable_ties: GET .../settings[/ranking-rules] */
+        ngx_miroir_ties_hide_settings(wr->cl, json,
+                                      call[1].ok
+                                      && call[1].status == NGX_HTTP_OK
+                                      ? &call[1].response : NULL);
+
+        if (json && wr->sub.len) {
+            goto print;
+        }
+    }
+
     if (json == NULL
         || (wr->sub.len && !(wr->sub.len == 21
                              && ngx_strncmp(wr->sub.data,
@@ -495,6 +526,8 @@ ngx_miroir_write_settings_got(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
     }
 
     ngx_miroir_write_strip_json(json);
+
+print:
 
     if (ngx_miroir_json_print(r, json, &text) != NGX_OK) {
         ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);

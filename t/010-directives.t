@@ -7,7 +7,7 @@
 use Test::Nginx::Socket;
 
 repeat_each(1);
-plan tests => repeat_each() * (blocks() + 8);
+plan tests => repeat_each() * (blocks() + 10);
 no_shuffle();
 run_tests();
 
@@ -306,15 +306,36 @@ Authorization: Bearer s3cret-not
 
 
 
-=== TEST 20: stable_ties on is refused until it is implemented
+=== TEST 20: stable_ties on is accepted
 --- http_config
     miroir_zone miroir 1m;
     miroir_cluster main {
         stable_ties on;
+        master_key "s3cret";
+        node n1 127.0.0.1:1971;
+    }
+--- config
+    location /_miroir/ { miroir_admin main; }
+--- request
+GET /_miroir/topology
+--- more_headers
+Authorization: Bearer s3cret
+--- error_code: 200
+--- response_body_like: "cluster":"main"
+--- no_error_log
+[error]
+
+
+
+=== TEST 21: stable_ties takes on or off only
+--- http_config
+    miroir_zone miroir 1m;
+    miroir_cluster main {
+        stable_ties yes;
         node n1 127.0.0.1:1971;
     }
 --- config
     location / { miroir main; }
 --- must_die
 --- error_log
-"stable_ties on" is not implemented yet in miroir_cluster "main"
+invalid value "yes"

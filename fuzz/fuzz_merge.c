@@ -4,6 +4,9 @@
  * Input: one byte of options, then node answers separated by a NUL byte
  * (at most 4).  Every answer goes to miroir_merge_add() and to both
  * federation entry points; results are built whatever was accepted.
+ * The first answer also goes alone to a merge of one node (which only
+ * checks the ranking details) and of two: both must accept or refuse it
+ * and give the same text.
  */
 
 #include <stddef.h>
@@ -15,6 +18,46 @@
 #include "miroir_merge.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+
+static void
+fuzz_one_node(const miroir_merge_params_t *mp, const char *p, size_t len)
+{
+    miroir_merge_t  *m1, *m2;
+    miroir_error_t   e1, e2;
+    miroir_rc_t      r1, r2;
+    char            *o1, *o2;
+    size_t           l1, l2;
+
+    if (miroir_merge_create(mp, 1, &m1, &e1) != MIROIR_OK) {
+        return;
+    }
+    if (miroir_merge_create(mp, 2, &m2, &e2) != MIROIR_OK) {
+        miroir_merge_free(m1);
+        return;
+    }
+
+    r1 = miroir_merge_add(m1, 0, p, len, &e1);
+    r2 = miroir_merge_add(m2, 0, p, len, &e2);
+    if (r1 != r2 || (r1 == MIROIR_ERROR && strcmp(e1.message, e2.message)))
+    {
+        abort();
+    }
+
+    r1 = miroir_merge_result(m1, 1, &o1, &l1, &e1);
+    r2 = miroir_merge_result(m2, 1, &o2, &l2, &e2);
+    if (r1 != r2 || (r1 == MIROIR_OK && (l1 != l2 || memcmp(o1, o2, l1))))
+    {
+        abort();
+    }
+    if (r1 == MIROIR_OK) {
+        free(o1);
+        free(o2);
+    }
+
+    miroir_merge_free(m1);
+    miroir_merge_free(m2);
+}
 
 
 int
@@ -79,6 +122,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             e = end;
         }
         len = (size_t) (e - p);
+
+        if (node == 0) {
+            fuzz_one_node(&mp, p, len);
+        }
 
         (void) miroir_merge_add(m, node, p, len, &err);
         (void) miroir_federate_add_node(f, node, p, len, &err);

@@ -11,8 +11,6 @@
 
 
 static const char *miroir_jspan_ws(const char *p, const char *end);
-static const char *miroir_jspan_string(const char *p, const char *end);
-static const char *miroir_jspan_number(const char *p, const char *end);
 static const char *miroir_jspan_lit(const char *p, const char *end,
     const char *lit, size_t n);
 
@@ -20,13 +18,7 @@ static const char *miroir_jspan_lit(const char *p, const char *end,
 static const char *
 miroir_jspan_ws(const char *p, const char *end)
 {
-    while (p < end
-           && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-    {
-        p++;
-    }
-
-    return p;
+    return miroir_jspan_skip_ws(p, end);
 }
 
 
@@ -38,33 +30,105 @@ miroir_hex(char c)
 }
 
 
+#define MIROIR_ONES   UINT64_C(0x0101010101010101)
+#define MIROIR_HIGHS  UINT64_C(0x8080808080808080)
+
+/* Has the word a zero byte / a byte below n (n <= 128)?  Exact as yes/no. */
+#define miroir_word_zero(w)     (((w) - MIROIR_ONES) & ~(w) & MIROIR_HIGHS)
+#define miroir_word_less(w, n)                                               \
+    (((w) - MIROIR_ONES * (n)) & ~(w) & MIROIR_HIGHS)
+
+/* Has the word a byte '"', '\\' or below 0x20? */
+#define miroir_word_special(w)                                               \
+    (miroir_word_zero((w) ^ (MIROIR_ONES * '"'))                             \
+     | miroir_word_zero((w) ^ (MIROIR_ONES * '\\'))                          \
+     | miroir_word_less(w, 0x20))
+
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__)                              \
+    && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define MIROIR_JSPAN_WORDS  1
+#else
+#define MIROIR_JSPAN_WORDS  0
+#endif
+
+
 /* p at the opening quote; returns the byte after the closing quote. */
-static const char *
-miroir_jspan_string(const char *p, const char *end)
+const char *
+miroir_jspan_str_end(const char *p, const char *end)
 {
-    unsigned char  c;
+    unsigned char   c;
+#if MIROIR_JSPAN_WORDS
+    uint64_t        w;
+#endif
 
     p++;
 
-    while (p < end) {
+    for ( ;; ) {
+
+#if defined(__SSE2__)
+        if (end - p >= 16) {
+            /* sixteen bytes at a time: the lowest flag is the first
+               special byte */
+            __m128i   x, sp;
+            unsigned  m;
+
+            x = _mm_loadu_si128((const __m128i *) (const void *) p);
+            sp = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                              _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+            sp = _mm_or_si128(sp, _mm_cmpeq_epi8(
+                                      _mm_min_epu8(x, _mm_set1_epi8(0x1f)),
+                                      x));
+            m = (unsigned) _mm_movemask_epi8(sp);
+
+            if (m == 0) {
+                p += 16;
+                continue;
+            }
+
+            p += __builtin_ctz(m);
+
+        } else
+#endif
+#if MIROIR_JSPAN_WORDS
+        if (end - p >= 8) {
+            /* eight bytes at a time; the lowest flag is the first special
+               byte exactly */
+            memcpy(&w, p, 8);
+            w = miroir_word_special(w);
+
+            if (w == 0) {
+                p += 8;
+                continue;
+            }
+
+            p += __builtin_ctzll(w) >> 3;
+
+        } else
+#endif
+        {
+            while (p < end && (unsigned char) *p >= 0x20 && *p != '"'
+                   && *p != '\\')
+            {
+                p++;
+            }
+
+            if (p >= end) {
+                return NULL;
+            }
+        }
+
         c = (unsigned char) *p;
 
         if (c == '"') {
             return p + 1;
         }
 
-        if (c < 0x20) {
+        if (c < 0x20 || end - p < 2) {
             return NULL;
         }
 
-        if (c != '\\') {
-            p++;
-            continue;
-        }
-
-        if (end - p < 2) {
-            return NULL;
-        }
+        /* an escape */
 
         switch (p[1]) {
         case '"': case '\\': case '/': case 'b': case 'f': case 'n':
@@ -83,62 +147,9 @@ miroir_jspan_string(const char *p, const char *end)
             return NULL;
         }
     }
-
-    return NULL;
 }
 
 
-static const char *
-miroir_jspan_number(const char *p, const char *end)
-{
-    const char  *s;
-
-    if (p < end && *p == '-') {
-        p++;
-    }
-
-    if (p >= end) {
-        return NULL;
-    }
-
-    if (*p == '0') {
-        p++;
-
-    } else if (*p >= '1' && *p <= '9') {
-        while (p < end && *p >= '0' && *p <= '9') {
-            p++;
-        }
-
-    } else {
-        return NULL;
-    }
-
-    if (p < end && *p == '.') {
-        s = ++p;
-        while (p < end && *p >= '0' && *p <= '9') {
-            p++;
-        }
-        if (p == s) {
-            return NULL;
-        }
-    }
-
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-')) {
-            p++;
-        }
-        s = p;
-        while (p < end && *p >= '0' && *p <= '9') {
-            p++;
-        }
-        if (p == s) {
-            return NULL;
-        }
-    }
-
-    return p;
-}
 
 
 static const char *
@@ -166,7 +177,7 @@ miroir_jspan_value(const char *p, const char *end, unsigned depth)
 
     switch (*p) {
     case '"':
-        return miroir_jspan_string(p, end);
+        return miroir_jspan_str_skip(p, end);
 
     case '{':
     case '[':
@@ -255,140 +266,87 @@ miroir_jarr_begin(miroir_jiter_t *it, miroir_span_t val, unsigned depth)
 }
 
 
-/* Before the next item: ',' or the closer. Returns 1 item, 0 end, -1. */
+/*
+ * Exact powers of ten (10^22 is the largest one a double holds exactly).
+ * With a mantissa up to 2^53 too, m * 10^e and m / 10^e are one correctly
+ * rounded operation on exact values: the double strtod() gives (Clinger's
+ * fast path).  Anything else goes to strtod().
+ */
+static const double  miroir_pow10[] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+    1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
+
 static int
-miroir_jiter_sep(miroir_jiter_t *it, char closer)
+miroir_jspan_num_fast(const char *p, const char *end, double *out)
 {
-    it->p = miroir_jspan_ws(it->p, it->end);
-    if (it->p >= it->end) {
-        return -1;
+    int       neg, eneg, ndig, e10, ex, nexp;
+    uint64_t  m;
+    double    d;
+
+    neg = 0;
+    if (p < end && *p == '-') {
+        neg = 1;
+        p++;
     }
 
-    if (*it->p == closer) {
-        it->p++;
+    m = 0;
+    ndig = 0;
+    e10 = 0;
+
+    while (p < end && *p >= '0' && *p <= '9') {
+        if (++ndig > 19) {
+            return 0;
+        }
+        m = m * 10 + (uint64_t) (*p++ - '0');
+    }
+
+    if (ndig == 0) {
         return 0;
     }
 
-    if (!it->first) {
-        if (*it->p != ',') {
-            return -1;
+    if (p < end && *p == '.') {
+        p++;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (++ndig > 19) {
+                return 0;
+            }
+            m = m * 10 + (uint64_t) (*p++ - '0');
+            e10--;
         }
-        it->p = miroir_jspan_ws(it->p + 1, it->end);
-        if (it->p >= it->end || *it->p == closer) {
-            return -1;
+    }
+
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        eneg = 0;
+        if (p < end && (*p == '+' || *p == '-')) {
+            eneg = (*p == '-');
+            p++;
         }
+        ex = 0;
+        nexp = 0;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (++nexp > 4) {
+                return 0;
+            }
+            ex = ex * 10 + (*p++ - '0');
+        }
+        if (nexp == 0) {
+            return 0;
+        }
+        e10 += eneg ? -ex : ex;
     }
 
-    it->first = 0;
+    if (p != end || m > (UINT64_C(1) << 53) || e10 < -22 || e10 > 22) {
+        return 0;
+    }
+
+    d = (double) m;
+    d = e10 < 0 ? d / miroir_pow10[-e10] : d * miroir_pow10[e10];
+    *out = neg ? -d : d;
 
     return 1;
-}
-
-
-int
-miroir_jobj_step(miroir_jiter_t *it, miroir_span_t *key)
-{
-    const char  *e;
-    int          rc;
-
-    rc = miroir_jiter_sep(it, '}');
-    if (rc != 1) {
-        return rc;
-    }
-
-    if (*it->p != '"') {
-        return -1;
-    }
-
-    e = miroir_jspan_string(it->p, it->end);
-    if (e == NULL) {
-        return -1;
-    }
-
-    key->p = it->p;
-    key->len = (size_t) (e - it->p);
-
-    e = miroir_jspan_ws(e, it->end);
-    if (e >= it->end || *e != ':') {
-        return -1;
-    }
-
-    it->p = miroir_jspan_ws(e + 1, it->end);
-
-    return 1;
-}
-
-
-int
-miroir_jobj_next(miroir_jiter_t *it, miroir_span_t *key, miroir_span_t *val)
-{
-    const char  *e;
-    int          rc;
-
-    rc = miroir_jobj_step(it, key);
-    if (rc != 1) {
-        return rc;
-    }
-
-    val->p = it->p;
-    e = miroir_jspan_value(it->p, it->end, it->depth);
-    if (e == NULL) {
-        return -1;
-    }
-
-    val->len = (size_t) (e - val->p);
-    it->p = e;
-
-    return 1;
-}
-
-
-int
-miroir_jarr_step(miroir_jiter_t *it)
-{
-    return miroir_jiter_sep(it, ']');
-}
-
-
-int
-miroir_jarr_next(miroir_jiter_t *it, miroir_span_t *val)
-{
-    const char  *e;
-    int          rc;
-
-    rc = miroir_jiter_sep(it, ']');
-    if (rc != 1) {
-        return rc;
-    }
-
-    val->p = it->p;
-    e = miroir_jspan_value(it->p, it->end, it->depth);
-    if (e == NULL) {
-        return -1;
-    }
-
-    val->len = (size_t) (e - val->p);
-    it->p = e;
-
-    return 1;
-}
-
-
-int
-miroir_jspan_key_eq(miroir_span_t key, const char *lit)
-{
-    size_t  n = strlen(lit);
-
-    return key.len == n + 2 && memcmp(key.p + 1, lit, n) == 0;
-}
-
-
-int
-miroir_jspan_key_prefix(miroir_span_t key, const char *prefix)
-{
-    size_t  n = strlen(prefix);
-
-    return key.len >= n + 2 && memcmp(key.p + 1, prefix, n) == 0;
 }
 
 
@@ -398,6 +356,10 @@ miroir_jspan_num(miroir_span_t v)
     char    tmp[64];
     char   *heap;
     double  d;
+
+    if (miroir_jspan_num_fast(v.p, v.p + v.len, &d)) {
+        return d;
+    }
 
     if (v.len < sizeof(tmp)) {
         memcpy(tmp, v.p, v.len);
@@ -572,7 +534,7 @@ miroir_buf_grow(miroir_buf_t *b, size_t n)
 
 
 void
-miroir_buf_add(miroir_buf_t *b, const void *p, size_t n)
+miroir_buf_add_slow(miroir_buf_t *b, const void *p, size_t n)
 {
     if (n == 0 || !miroir_buf_grow(b, n)) {
         return;
@@ -591,7 +553,7 @@ miroir_buf_adds(miroir_buf_t *b, const char *s)
 
 
 void
-miroir_buf_addc(miroir_buf_t *b, char c)
+miroir_buf_addc_slow(miroir_buf_t *b, char c)
 {
     if (miroir_buf_grow(b, 1)) {
         b->data[b->len++] = c;
@@ -602,11 +564,16 @@ miroir_buf_addc(miroir_buf_t *b, char c)
 void
 miroir_buf_addu(miroir_buf_t *b, uint64_t v)
 {
-    char  tmp[24];
-    int   n;
+    char   tmp[24], *p;
 
-    n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long) v);
-    miroir_buf_add(b, tmp, (size_t) n);
+    p = tmp + sizeof(tmp);
+
+    do {
+        *--p = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+
+    miroir_buf_add(b, p, (size_t) (tmp + sizeof(tmp) - p));
 }
 
 
@@ -658,12 +625,26 @@ miroir_buf_addstr(miroir_buf_t *b, const char *s, size_t n)
 {
     static const char  hex[] = "0123456789abcdef";
     unsigned char      c;
-    size_t             i;
+    size_t             i, j;
 
     miroir_buf_addc(b, '"');
 
     for (i = 0; i < n; i++) {
         c = (unsigned char) s[i];
+
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            /* a run of bytes written as they are */
+            for (j = i + 1; j < n; j++) {
+                c = (unsigned char) s[j];
+                if (c < 0x20 || c == '"' || c == '\\') {
+                    break;
+                }
+            }
+
+            miroir_buf_add(b, s + i, j - i);
+            i = j - 1;
+            continue;
+        }
 
         if (c == '"' || c == '\\') {
             miroir_buf_addc(b, '\\');

@@ -12,6 +12,7 @@ typedef struct {
     int                  added;
     miroir_node_resp_t   r;
     miroir_rank_key_t   *keys;
+    miroir_rank_arena_t  arena;     /* the values of keys */
 } miroir_merge_node_t;
 
 typedef struct {
@@ -25,6 +26,11 @@ struct miroir_merge_s {
     size_t                  nnodes;
     miroir_merge_node_t    *nodes;
 };
+
+
+static miroir_rc_t miroir_resp_parse(const char *body, size_t len,
+    miroir_node_resp_t *r, int want_keys, miroir_error_t *err);
+static void miroir_resp_keys_free(miroir_node_resp_t *r);
 
 
 static miroir_rc_t
@@ -41,13 +47,19 @@ miroir_resp_bad(miroir_error_t *err, const char *what)
  * merger reads.  Returns 1, 0 at the end, -1 malformed, -2 not an object.
  */
 static int
-miroir_resp_hit(miroir_jiter_t *ai, miroir_hit_span_t *h)
+miroir_resp_hit(miroir_jiter_t *ai, miroir_hit_span_t *h,
+    miroir_node_resp_t *r)
 {
-    miroir_jiter_t  it;
-    miroir_span_t   k, v;
-    int             rc;
+    miroir_jiter_t      it;
+    miroir_span_t       k, v, *kv;
+    miroir_rank_key_t  *key;
+    const char         *e;
+    size_t              cap;
+    int                 rc;
 
     memset(h, 0, sizeof(*h));
+    h->m0 = r->nkv;
+    key = r->keys ? &r->keys[r->nhits] : NULL;
 
     rc = miroir_jarr_step(ai);
     if (rc != 1) {
@@ -68,7 +80,49 @@ miroir_resp_hit(miroir_jiter_t *ai, miroir_hit_span_t *h)
     it.depth = ai->depth + 1;
     it.first = 1;
 
-    while ((rc = miroir_jobj_next(&it, &k, &v)) == 1) {
+    while ((rc = miroir_jobj_step(&it, &k)) == 1) {
+        v.p = it.p;
+        e = NULL;
+
+        if (key != NULL && miroir_jspan_key_eq(k, "_rankingScoreDetails")) {
+            /* parsed while validated; else by miroir_merge_add() */
+            miroir_rank_key_free(key);
+            e = miroir_rank_scan_details(it.p, it.end, it.depth, key,
+                                         &r->arena);
+
+        } else if (r->want_keys == 2
+                   && miroir_jspan_key_eq(k, "_rankingScoreDetails"))
+        {
+            /* checked while validated; the last one counts */
+            e = miroir_rank_check_details(it.p, it.end, it.depth,
+                                          &h->details_ok);
+        }
+
+        if (e == NULL) {
+            e = miroir_jspan_value(it.p, it.end, it.depth);
+            if (e == NULL) {
+                rc = -1;
+                break;
+            }
+        }
+
+        v.len = (size_t) (e - it.p);
+        it.p = e;
+
+        if (r->nkv == r->kvcap) {
+            cap = r->kvcap ? r->kvcap * 2 : 128;
+            kv = realloc(r->kv, cap * 2 * sizeof(miroir_span_t));
+            if (kv == NULL) {
+                return -4;
+            }
+            r->kv = kv;
+            r->kvcap = cap;
+        }
+        r->kv[2 * r->nkv] = k;
+        r->kv[2 * r->nkv + 1] = v;
+        r->nkv++;
+        h->nm++;
+
         if (k.len < 3 || k.p[1] != '_') {
             continue;
         }
@@ -93,12 +147,33 @@ miroir_resp_hit(miroir_jiter_t *ai, miroir_hit_span_t *h)
 }
 
 
+/* Release the ranking keys of r and their array. */
+static void
+miroir_resp_keys_free(miroir_node_resp_t *r)
+{
+    size_t  i;
+
+    if (r->keys == NULL) {
+        return;
+    }
+
+    for (i = 0; i < r->hitcap; i++) {
+        miroir_rank_key_free(&r->keys[i]);
+    }
+
+    free(r->keys);
+    r->keys = NULL;
+    r->hitcap = 0;
+}
+
+
 /* Scan the hits array at it->p in one pass into r->hits. */
 static int
 miroir_resp_hits(miroir_jiter_t *it, miroir_node_resp_t *r)
 {
     miroir_jiter_t      ai;
     miroir_hit_span_t  *h;
+    miroir_rank_key_t  *keys;
     size_t              cap;
     int                 rc;
 
@@ -112,9 +187,11 @@ miroir_resp_hits(miroir_jiter_t *it, miroir_node_resp_t *r)
     ai.first = 1;
 
     cap = 0;
+    miroir_resp_keys_free(r);
     free(r->hits);
     r->hits = NULL;
     r->nhits = 0;
+    r->nkv = 0;
 
     for ( ;; ) {
         if (r->nhits == cap) {
@@ -124,9 +201,20 @@ miroir_resp_hits(miroir_jiter_t *it, miroir_node_resp_t *r)
                 return -4;
             }
             r->hits = h;
+
+            if (r->want_keys == 1) {
+                keys = realloc(r->keys, cap * sizeof(miroir_rank_key_t));
+                if (keys == NULL) {
+                    return -4;
+                }
+                memset(keys + r->hitcap, 0,
+                       (cap - r->hitcap) * sizeof(miroir_rank_key_t));
+                r->keys = keys;
+                r->hitcap = cap;
+            }
         }
 
-        rc = miroir_resp_hit(&ai, &r->hits[r->nhits]);
+        rc = miroir_resp_hit(&ai, &r->hits[r->nhits], r);
         if (rc != 1) {
             break;
         }
@@ -143,6 +231,15 @@ miroir_rc_t
 miroir_node_resp_parse(const char *body, size_t len, miroir_node_resp_t *r,
     miroir_error_t *err)
 {
+    return miroir_resp_parse(body, len, r, 0, err);
+}
+
+
+/* want_keys: also each hit's ranking key (r->keys), in the same pass. */
+static miroir_rc_t
+miroir_resp_parse(const char *body, size_t len, miroir_node_resp_t *r,
+    int want_keys, miroir_error_t *err)
+{
     miroir_jiter_t   it;
     miroir_span_t    k, v;
     const char      *end, *e;
@@ -150,6 +247,7 @@ miroir_node_resp_parse(const char *body, size_t len, miroir_node_resp_t *r,
     double           d;
 
     memset(r, 0, sizeof(*r));
+    r->want_keys = want_keys;
 
     if (body == NULL) {
         return miroir_resp_bad(err, "no body");
@@ -265,6 +363,12 @@ miroir_node_resp_free(miroir_node_resp_t *r)
     free(r->hits);
     r->hits = NULL;
     r->nhits = 0;
+    free(r->kv);
+    r->kv = NULL;
+    r->nkv = 0;
+    r->kvcap = 0;
+    miroir_resp_keys_free(r);
+    miroir_rank_arena_free(&r->arena);
 }
 
 
@@ -343,13 +447,77 @@ miroir_write_member(miroir_buf_t *out, int *first, miroir_span_t k,
 }
 
 
+/*
+ * One member k:v of a hit, unless strip drops it; *extra is written (then
+ * cleared) before `_rankingScore`/`_rankingScoreDetails`.
+ */
+static void
+miroir_write_hit_member(miroir_buf_t *out, int *first, miroir_span_t k,
+    miroir_span_t v, const miroir_strip_t *s, const char **extra,
+    size_t extra_len)
+{
+    int  details;
+
+    if (k.len < 3 || k.p[1] != '_') {
+        if (s->nattrs == 0 || !miroir_strip_attr(s, k)) {
+            miroir_write_member(out, first, k, v);
+        }
+        return;
+    }
+
+    details = miroir_jspan_key_eq(k, "_rankingScoreDetails");
+
+    if (details || miroir_jspan_key_eq(k, "_rankingScore")) {
+        if (*extra != NULL) {
+            if (!*first) {
+                miroir_buf_addc(out, ',');
+            }
+            *first = 0;
+            miroir_buf_add(out, *extra, extra_len);
+            *extra = NULL;
+        }
+
+        if (details ? s->keep_details : s->keep_score) {
+            miroir_write_member(out, first, k, v);
+        }
+        return;
+    }
+
+    if (miroir_strip_attr(s, k)) {
+        return;
+    }
+
+    if (miroir_jspan_key_eq(k, "_formatted")
+        || miroir_jspan_key_eq(k, "_matchesPosition")
+        || (s->strip_proxy && miroir_jspan_key_eq(k, "_federation")))
+    {
+        if (!*first) {
+            miroir_buf_addc(out, ',');
+        }
+        *first = 0;
+        miroir_buf_add(out, k.p, k.len);
+        miroir_buf_addc(out, ':');
+
+        if (k.p[2] == 'f' && k.p[3] == 'e') {
+            miroir_write_filtered(out, v, s, "weightedScoreValues",
+                                  "extra_document");
+        } else {
+            miroir_write_filtered(out, v, s, NULL, NULL);
+        }
+        return;
+    }
+
+    miroir_write_member(out, first, k, v);
+}
+
+
 miroir_rc_t
 miroir_merge_write_hit(miroir_buf_t *out, miroir_span_t hit,
     const miroir_strip_t *s, const char *extra, size_t extra_len)
 {
     miroir_jiter_t  it;
     miroir_span_t   k, v;
-    int             first, details;
+    int             first;
 
     if (!miroir_jobj_begin(&it, hit, 0)) {
         return MIROIR_EINVAL;
@@ -359,56 +527,7 @@ miroir_merge_write_hit(miroir_buf_t *out, miroir_span_t hit,
     first = 1;
 
     while (miroir_jobj_next(&it, &k, &v) == 1) {
-        if (k.len < 3 || k.p[1] != '_') {
-            if (s->nattrs == 0 || !miroir_strip_attr(s, k)) {
-                miroir_write_member(out, &first, k, v);
-            }
-            continue;
-        }
-
-        details = miroir_jspan_key_eq(k, "_rankingScoreDetails");
-
-        if (details || miroir_jspan_key_eq(k, "_rankingScore")) {
-            if (extra != NULL) {
-                if (!first) {
-                    miroir_buf_addc(out, ',');
-                }
-                first = 0;
-                miroir_buf_add(out, extra, extra_len);
-                extra = NULL;
-            }
-
-            if (details ? s->keep_details : s->keep_score) {
-                miroir_write_member(out, &first, k, v);
-            }
-            continue;
-        }
-
-        if (miroir_strip_attr(s, k)) {
-            continue;
-        }
-
-        if (miroir_jspan_key_eq(k, "_formatted")
-            || miroir_jspan_key_eq(k, "_matchesPosition")
-            || (s->strip_proxy && miroir_jspan_key_eq(k, "_federation")))
-        {
-            if (!first) {
-                miroir_buf_addc(out, ',');
-            }
-            first = 0;
-            miroir_buf_add(out, k.p, k.len);
-            miroir_buf_addc(out, ':');
-
-            if (k.p[2] == 'f' && k.p[3] == 'e') {
-                miroir_write_filtered(out, v, s, "weightedScoreValues",
-                                      "extra_document");
-            } else {
-                miroir_write_filtered(out, v, s, NULL, NULL);
-            }
-            continue;
-        }
-
-        miroir_write_member(out, &first, k, v);
+        miroir_write_hit_member(out, &first, k, v, s, &extra, extra_len);
     }
 
     if (extra != NULL) {
@@ -416,6 +535,90 @@ miroir_merge_write_hit(miroir_buf_t *out, miroir_span_t hit,
             miroir_buf_addc(out, ',');
         }
         miroir_buf_add(out, extra, extra_len);
+    }
+
+    miroir_buf_addc(out, '}');
+
+    return out->oom ? MIROIR_ENOMEM : MIROIR_OK;
+}
+
+
+/* Copy n bytes to d without a call for short ones; returns d + n. */
+static inline char *
+miroir_copy_short(char *d, const char *q, size_t n)
+{
+    uint64_t  x, y;
+    uint32_t  u, v;
+
+    if (n >= 8 && n <= 16) {
+        memcpy(&x, q, 8);
+        memcpy(&y, q + n - 8, 8);
+        memcpy(d, &x, 8);
+        memcpy(d + n - 8, &y, 8);
+
+    } else if (n >= 4 && n < 8) {
+        memcpy(&u, q, 4);
+        memcpy(&v, q + n - 4, 4);
+        memcpy(d, &u, 4);
+        memcpy(d + n - 4, &v, 4);
+
+    } else if (n > 0 && n < 4) {
+        d[0] = q[0];
+        d[n / 2] = q[n / 2];
+        d[n - 1] = q[n - 1];
+
+    } else {
+        memcpy(d, q, n);
+    }
+
+    return d + n;
+}
+
+
+miroir_rc_t
+miroir_merge_write_parsed_hit(miroir_buf_t *out, const miroir_node_resp_t *r,
+    const miroir_hit_span_t *h, const miroir_strip_t *s)
+{
+    const miroir_span_t  *kv;
+    const char           *extra;
+    char                 *d;
+    size_t                i;
+    int                   first;
+    miroir_span_t         k, v;
+
+    if (h->m0 + h->nm > r->nkv) {
+        return miroir_merge_write_hit(out, h->obj, s, NULL, 0);
+    }
+
+    kv = r->kv + 2 * h->m0;
+    extra = NULL;
+    first = 1;
+
+    miroir_buf_addc(out, '{');
+
+    for (i = 0; i < h->nm; i++) {
+        k = kv[2 * i];
+        v = kv[2 * i + 1];
+
+        if (s->nattrs == 0 && (k.len < 3 || k.p[1] != '_') && !out->oom
+            && out->cap - out->len >= k.len + v.len + 2)
+        {
+            /* a member written as it is, the common case: through a
+               local pointer (a store via the buffer's own would make
+               every length be read again) */
+            d = out->data + out->len;
+            if (!first) {
+                *d++ = ',';
+            }
+            first = 0;
+            d = miroir_copy_short(d, k.p, k.len);
+            *d++ = ':';
+            d = miroir_copy_short(d, v.p, v.len);
+            out->len = (size_t) (d - out->data);
+            continue;
+        }
+
+        miroir_write_hit_member(out, &first, k, v, s, &extra, 0);
     }
 
     miroir_buf_addc(out, '}');
@@ -470,7 +673,83 @@ miroir_merge_node_clear(miroir_merge_node_t *n)
     }
 
     miroir_node_resp_free(&n->r);
+    miroir_rank_arena_free(&n->arena);
     n->added = 0;
+}
+
+
+/* Refuse the node answer of n if its facet shapes are bad. */
+static miroir_rc_t
+miroir_merge_check_facets(miroir_merge_node_t *n, miroir_error_t *err)
+{
+    miroir_facets_t  *check;
+    miroir_rc_t       rc;
+
+    if (n->r.facet_dist.len == 0 && n->r.facet_stats.len == 0) {
+        return MIROIR_OK;
+    }
+
+    check = miroir_facets_create();
+    if (check == NULL) {
+        return MIROIR_ENOMEM;
+    }
+
+    rc = MIROIR_OK;
+    if (n->r.facet_dist.len) {
+        rc = miroir_facets_add_distribution(check, n->r.facet_dist, err);
+    }
+    if (rc == MIROIR_OK && n->r.facet_stats.len) {
+        rc = miroir_facets_add_stats(check, n->r.facet_stats, err);
+    }
+    miroir_facets_free(check);
+
+    return rc;
+}
+
+
+/*
+ * The answer of a merge of one node: nothing is compared, so no ranking
+ * key is read; the details are only checked (the same refusals).
+ */
+static miroir_rc_t
+miroir_merge_add_one(miroir_merge_t *m, miroir_merge_node_t *n,
+    const char *body, size_t len, miroir_error_t *err)
+{
+    miroir_rank_key_t  key;
+    miroir_rc_t        rc;
+    size_t             i;
+
+    (void) m;
+
+    rc = miroir_resp_parse(body, len, &n->r, 2, err);
+    if (rc != MIROIR_OK) {
+        return rc;
+    }
+
+    for (i = 0; i < n->r.nhits; i++) {
+        if (n->r.hits[i].details.len == 0 || n->r.hits[i].details_ok) {
+            continue;
+        }
+
+        /* not surely accepted: parse it to know, as a merge of many */
+        memset(&key, 0, sizeof(key));
+        rc = miroir_rank_parse_details(n->r.hits[i].details, &key, err);
+        miroir_rank_key_free(&key);
+        if (rc != MIROIR_OK) {
+            miroir_merge_node_clear(n);
+            return rc;
+        }
+    }
+
+    rc = miroir_merge_check_facets(n, err);
+    if (rc != MIROIR_OK) {
+        miroir_merge_node_clear(n);
+        return rc;
+    }
+
+    n->added = 1;
+
+    return MIROIR_OK;
 }
 
 
@@ -491,15 +770,29 @@ miroir_merge_add(miroir_merge_t *m, size_t node, const char *body, size_t len,
 
     n = &m->nodes[node];
 
-    rc = miroir_node_resp_parse(body, len, &n->r, err);
+    if (m->nnodes == 1) {
+        return miroir_merge_add_one(m, n, body, len, err);
+    }
+
+    rc = miroir_resp_parse(body, len, &n->r, 1, err);
     if (rc != MIROIR_OK) {
         return rc;
     }
 
-    n->keys = calloc(n->r.nhits ? n->r.nhits : 1, sizeof(miroir_rank_key_t));
+    /* the keys read with the answer are the node's from now on */
+    n->keys = n->r.keys;
+    n->arena = n->r.arena;
+    n->r.keys = NULL;
+    n->r.hitcap = 0;
+    memset(&n->r.arena, 0, sizeof(miroir_rank_arena_t));
+
     if (n->keys == NULL) {
-        miroir_node_resp_free(&n->r);
-        return MIROIR_ENOMEM;
+        n->keys = calloc(n->r.nhits ? n->r.nhits : 1,
+                         sizeof(miroir_rank_key_t));
+        if (n->keys == NULL) {
+            miroir_node_resp_free(&n->r);
+            return MIROIR_ENOMEM;
+        }
     }
 
     for (i = 0; i < n->r.nhits; i++) {
@@ -507,11 +800,14 @@ miroir_merge_add(miroir_merge_t *m, size_t node, const char *body, size_t len,
             continue;       /* no details: ties with everything */
         }
 
-        rc = miroir_rank_parse_details(n->r.hits[i].details, &n->keys[i],
-                                       err);
-        if (rc != MIROIR_OK) {
-            miroir_merge_node_clear(n);
-            return rc;
+        if (n->keys[i].v == NULL) {
+            /* not read in the scan: empty, or refused (the error) */
+            rc = miroir_rank_parse_details(n->r.hits[i].details,
+                                           &n->keys[i], err);
+            if (rc != MIROIR_OK) {
+                miroir_merge_node_clear(n);
+                return rc;
+            }
         }
 
         if (n->r.hits[i].score.len && miroir_jspan_is_num(n->r.hits[i].score))
@@ -699,13 +995,14 @@ miroir_merge_result(miroir_merge_t *m, uint64_t processing_ms, char **out,
     size_t *out_len, miroir_error_t *err)
 {
     miroir_merge_node_t  *n, *best;
+    miroir_hit_span_t    *hs;
     miroir_facets_t      *facets;
     miroir_facet_conf_t   fconf;
     miroir_strip_t        strip;
     miroir_buf_t          b;
     miroir_span_t         query, hit;
     miroir_seen_t         seen;
-    size_t               *pos, i, bi;
+    size_t               *pos, i, j, bi, cap;
     uint64_t              start, end, rank, total, pages, dropped;
     int                   first, has_facets, complete, dup;
     miroir_rc_t           rc;
@@ -726,6 +1023,22 @@ miroir_merge_result(miroir_merge_t *m, uint64_t processing_ms, char **out,
     strip.nattrs = m->p.nstrip_attrs;
 
     miroir_merge_window(&m->p, &start, &end);
+
+    /* room for the hits that may be written, at once (no regrowth) */
+    cap = 512;
+    for (i = 0; i < m->nnodes; i++) {
+        n = &m->nodes[i];
+        for (j = 0; n->added && j < n->r.nhits && j < end; j++) {
+            cap += n->r.hits[j].obj.len + 1;
+        }
+    }
+
+    b.data = malloc(cap < 1048576 ? cap : 1048576);
+    if (b.data == NULL) {
+        free(pos);
+        return MIROIR_ENOMEM;
+    }
+    b.cap = cap < 1048576 ? cap : 1048576;
 
     miroir_buf_adds(&b, "{\"hits\":[");
 
@@ -766,7 +1079,8 @@ miroir_merge_result(miroir_merge_t *m, uint64_t processing_ms, char **out,
             break;
         }
 
-        hit = best->r.hits[pos[bi]++].obj;
+        hs = &best->r.hits[pos[bi]++];
+        hit = hs->obj;
 
         if (m->p.distinct_attr != NULL) {
             dup = miroir_distinct_check(&seen, hit, m->p.distinct_attr);
@@ -785,7 +1099,7 @@ miroir_merge_result(miroir_merge_t *m, uint64_t processing_ms, char **out,
                 miroir_buf_addc(&b, ',');
             }
             first = 0;
-            (void) miroir_merge_write_hit(&b, hit, &strip, NULL, 0);
+            (void) miroir_merge_write_parsed_hit(&b, &best->r, hs, &strip);
         }
 
         rank++;

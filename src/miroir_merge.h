@@ -82,6 +82,9 @@ typedef struct {
     miroir_span_t  details;      /* `_rankingScoreDetails`, len 0 if none */
     miroir_span_t  score;        /* `_rankingScore`, len 0 if none */
     miroir_span_t  federation;   /* `_federation`, len 0 if none */
+    size_t         m0;           /* its members: kv[2 * m0 ..] of the */
+    size_t         nm;           /* answer, nm key/value pairs */
+    int            details_ok;   /* details checked, need no parse */
 } miroir_hit_span_t;
 
 /* A parsed node answer (search or federated search). */
@@ -93,6 +96,17 @@ typedef struct {
     miroir_span_t       facet_stats;
     miroir_span_t       facets_by_index;
     uint64_t            total;           /* estimatedTotalHits|totalHits */
+
+    /* key, value spans of the hits' members, noted by the one scan */
+    miroir_span_t      *kv;
+    size_t              nkv;             /* pairs */
+    size_t              kvcap;
+
+    /* the merger's parse: each hit's ranking key, read in the same pass */
+    miroir_rank_key_t  *keys;            /* NULL unless asked */
+    miroir_rank_arena_t arena;           /* their values */
+    size_t              hitcap;
+    int                 want_keys;       /* 1 keys, 2 details checked */
 } miroir_node_resp_t;
 
 
@@ -130,6 +144,14 @@ void miroir_node_resp_free(miroir_node_resp_t *r);
  */
 miroir_rc_t miroir_merge_write_hit(miroir_buf_t *out, miroir_span_t hit,
     const miroir_strip_t *strip, const char *extra, size_t extra_len);
+
+/*
+ * The same for hit h of the parsed answer r, from the members noted when
+ * r was parsed (no second scan), without extra.
+ */
+miroir_rc_t miroir_merge_write_parsed_hit(miroir_buf_t *out,
+    const miroir_node_resp_t *r, const miroir_hit_span_t *h,
+    const miroir_strip_t *strip);
 
 /*
  * What to ask each node (design.md, Read path 3): offset 0 and the

@@ -19,7 +19,7 @@ typedef struct {
 
 
 static miroir_rc_t miroir_rank_finish(miroir_rank_tmp_t *t, uint32_t n,
-    miroir_rank_key_t *key, miroir_error_t *err);
+    miroir_rank_key_t *key, miroir_rank_arena_t *arena);
 
 
 static miroir_rc_t
@@ -107,15 +107,98 @@ miroir_rank_direction(miroir_span_t k, int *asc)
 }
 
 
+/*
+ * One entry of the details (name k), its members read from et (begun
+ * inside its object): 1 kept in *t, 0 ignored, -1 with *bad set.
+ */
+static int
+miroir_rank_entry(miroir_span_t k, miroir_jiter_t *et, miroir_rank_tmp_t *t,
+    const char **bad)
+{
+    miroir_span_t  ek, ev, x, order, score, dist, sim;
+    int            rc, asc;
+
+    memset(t, 0, sizeof(*t));
+
+    /* one pass over the entry: order, score, value, distance... */
+    order.len = score.len = x.len = dist.len = sim.len = 0;
+
+    while ((rc = miroir_jobj_next(et, &ek, &ev)) == 1) {
+        if (miroir_jspan_key_eq(ek, "order")) {
+            order = ev;
+        } else if (miroir_jspan_key_eq(ek, "score")) {
+            score = ev;
+        } else if (miroir_jspan_key_eq(ek, "value")) {
+            x = ev;
+        } else if (miroir_jspan_key_eq(ek, "distance")) {
+            dist = ev;
+        } else if (miroir_jspan_key_eq(ek, "similarity")) {
+            sim = ev;
+        }
+    }
+
+    if (rc < 0 || !miroir_jspan_is_num(order)) {
+        *bad = "entry without \"order\"";
+        return -1;
+    }
+    t->order = miroir_jspan_num(order);
+
+    if (miroir_jspan_key_eq(k, "skipped")) {
+        t->v.kind = MIROIR_RV_SKIPPED;
+
+    } else if (miroir_jspan_key_eq(k, "vectorSort")) {
+        t->v.kind = MIROIR_RV_VECTOR;
+        if (miroir_jspan_is_num(sim)) {
+            t->v.num = miroir_jspan_num(sim);
+        }
+
+    } else if (miroir_jspan_key_prefix(k, "_geoPoint(")
+               && miroir_rank_direction(k, &asc))
+    {
+        t->v.kind = MIROIR_RV_GEO;
+        t->v.asc = (uint8_t) asc;
+        t->v.vtype = MIROIR_SV_NULL;
+        if (miroir_jspan_is_num(dist)) {
+            t->v.vtype = MIROIR_SV_NUM;
+            t->v.num = miroir_jspan_num(dist);
+        }
+
+    } else if (miroir_jspan_is_num(score)) {
+        /* words, typo, proximity, attribute, attributeRank,
+         * wordPosition, exactness: the rule's local score */
+        t->v.kind = MIROIR_RV_SCORE;
+        t->v.num = miroir_jspan_num(score);
+
+    } else if (miroir_jspan_key_prefix(k, "<hidden-rule-")) {
+        /* redacted: direction unknown, value "<hidden>": all tie */
+        t->v.kind = MIROIR_RV_SORT;
+        t->v.asc = 1;
+        t->v.vtype = MIROIR_SV_OTHER;
+
+    } else if (miroir_rank_direction(k, &asc) && x.len) {
+        t->v.kind = MIROIR_RV_SORT;
+        t->v.asc = (uint8_t) asc;
+        miroir_rank_sort_value(x, t);
+
+    } else {
+        /* an entry of a future Meilisearch: ignored, it ties */
+        return 0;
+    }
+
+    return 1;
+}
+
+
 miroir_rc_t
 miroir_rank_parse_details(miroir_span_t details, miroir_rank_key_t *key,
     miroir_error_t *err)
 {
     miroir_rank_tmp_t  t[MIROIR_RANK_MAX_RULES];
     miroir_jiter_t     it, et;
-    miroir_span_t      k, v, x, ek, ev, order, score, dist, sim;
+    miroir_span_t      k, v;
     uint32_t           n;
-    int                rc, asc;
+    int                rc, kept;
+    const char        *bad;
 
     key->v = NULL;
     key->n = 0;
@@ -132,82 +215,149 @@ miroir_rank_parse_details(miroir_span_t details, miroir_rank_key_t *key,
             return miroir_rank_bad(err, "too many rules");
         }
 
-        memset(&t[n], 0, sizeof(t[n]));
-
-        /* one pass over the entry: order, score, value, distance... */
-        order.len = score.len = x.len = dist.len = sim.len = 0;
         if (!miroir_jobj_begin(&et, v, 0)) {
             return miroir_rank_bad(err, "entry is not an object");
         }
-        while ((rc = miroir_jobj_next(&et, &ek, &ev)) == 1) {
-            if (miroir_jspan_key_eq(ek, "order")) {
-                order = ev;
-            } else if (miroir_jspan_key_eq(ek, "score")) {
-                score = ev;
-            } else if (miroir_jspan_key_eq(ek, "value")) {
-                x = ev;
-            } else if (miroir_jspan_key_eq(ek, "distance")) {
-                dist = ev;
-            } else if (miroir_jspan_key_eq(ek, "similarity")) {
-                sim = ev;
-            }
+
+        kept = miroir_rank_entry(k, &et, &t[n], &bad);
+        if (kept < 0) {
+            return miroir_rank_bad(err, bad);
         }
 
-        if (rc < 0 || !miroir_jspan_is_num(order)) {
-            return miroir_rank_bad(err, "entry without \"order\"");
-        }
-        t[n].order = miroir_jspan_num(order);
-
-        if (miroir_jspan_key_eq(k, "skipped")) {
-            t[n].v.kind = MIROIR_RV_SKIPPED;
-
-        } else if (miroir_jspan_key_eq(k, "vectorSort")) {
-            t[n].v.kind = MIROIR_RV_VECTOR;
-            if (miroir_jspan_is_num(sim)) {
-                t[n].v.num = miroir_jspan_num(sim);
-            }
-
-        } else if (miroir_jspan_key_prefix(k, "_geoPoint(")
-                   && miroir_rank_direction(k, &asc))
-        {
-            t[n].v.kind = MIROIR_RV_GEO;
-            t[n].v.asc = (uint8_t) asc;
-            t[n].v.vtype = MIROIR_SV_NULL;
-            if (miroir_jspan_is_num(dist)) {
-                t[n].v.vtype = MIROIR_SV_NUM;
-                t[n].v.num = miroir_jspan_num(dist);
-            }
-
-        } else if (miroir_jspan_is_num(score)) {
-            /* words, typo, proximity, attribute, attributeRank,
-             * wordPosition, exactness: the rule's local score */
-            t[n].v.kind = MIROIR_RV_SCORE;
-            t[n].v.num = miroir_jspan_num(score);
-
-        } else if (miroir_jspan_key_prefix(k, "<hidden-rule-")) {
-            /* redacted: direction unknown, value "<hidden>": all tie */
-            t[n].v.kind = MIROIR_RV_SORT;
-            t[n].v.asc = 1;
-            t[n].v.vtype = MIROIR_SV_OTHER;
-
-        } else if (miroir_rank_direction(k, &asc) && x.len) {
-            t[n].v.kind = MIROIR_RV_SORT;
-            t[n].v.asc = (uint8_t) asc;
-            miroir_rank_sort_value(x, &t[n]);
-
-        } else {
-            /* an entry of a future Meilisearch: ignored, it ties */
-            continue;
-        }
-
-        n++;
+        n += (uint32_t) kept;
     }
 
     if (rc < 0) {
         return miroir_rank_bad(err, "malformed JSON");
     }
 
-    return miroir_rank_finish(t, n, key, err);
+    return miroir_rank_finish(t, n, key, NULL);
+}
+
+
+const char *
+miroir_rank_scan_details(const char *p, const char *end, unsigned depth,
+    miroir_rank_key_t *key, miroir_rank_arena_t *arena)
+{
+    miroir_rank_tmp_t  t[MIROIR_RANK_MAX_RULES];
+    miroir_rank_key_t  k0;
+    miroir_jiter_t     it, et;
+    miroir_span_t      k;
+    uint32_t           n;
+    int                rc, kept;
+    const char        *bad;
+
+    if (p >= end || *p != '{' || depth >= MIROIR_JSPAN_MAX_DEPTH) {
+        return NULL;
+    }
+
+    it.p = p + 1;
+    it.end = end;
+    it.depth = depth + 1;
+    it.first = 1;
+
+    n = 0;
+
+    while ((rc = miroir_jobj_step(&it, &k)) == 1) {
+        if (n == MIROIR_RANK_MAX_RULES || it.p >= it.end || *it.p != '{'
+            || it.depth >= MIROIR_JSPAN_MAX_DEPTH)
+        {
+            return NULL;
+        }
+
+        /* the entry is validated while it is read: one pass */
+        et.p = it.p + 1;
+        et.end = it.end;
+        et.depth = it.depth + 1;
+        et.first = 1;
+
+        kept = miroir_rank_entry(k, &et, &t[n], &bad);
+        if (kept < 0) {
+            return NULL;
+        }
+
+        it.p = et.p;
+        n += (uint32_t) kept;
+    }
+
+    if (rc < 0) {
+        return NULL;
+    }
+
+    k0.v = NULL;
+    k0.n = 0;
+    k0.borrowed = 0;
+    k0.global = 0.0;
+
+    if (miroir_rank_finish(t, n, &k0, arena) != MIROIR_OK) {
+        return NULL;
+    }
+
+    *key = k0;
+
+    return it.p;
+}
+
+
+const char *
+miroir_rank_check_details(const char *p, const char *end, unsigned depth,
+    int *ok)
+{
+    miroir_jiter_t  it, et;
+    miroir_span_t   k, ek, ev, order;
+    uint32_t        n;
+    int             rc;
+
+    *ok = 0;
+
+    if (p >= end || *p != '{' || depth >= MIROIR_JSPAN_MAX_DEPTH) {
+        return NULL;
+    }
+
+    it.p = p + 1;
+    it.end = end;
+    it.depth = depth + 1;
+    it.first = 1;
+
+    n = 0;
+
+    while ((rc = miroir_jobj_step(&it, &k)) == 1) {
+        if (it.p >= it.end || *it.p != '{'
+            || it.depth >= MIROIR_JSPAN_MAX_DEPTH)
+        {
+            return NULL;
+        }
+
+        et.p = it.p + 1;
+        et.end = it.end;
+        et.depth = it.depth + 1;
+        et.first = 1;
+        order.p = NULL;
+        order.len = 0;
+
+        /* the last "order" counts, as in miroir_rank_entry() */
+        while ((rc = miroir_jobj_next(&et, &ek, &ev)) == 1) {
+            if (ek.len == 7 && memcmp(ek.p, "\"order\"", 7) == 0) {
+                order = ev;
+            }
+        }
+
+        if (rc < 0 || !miroir_jspan_is_num(order)) {
+            return NULL;
+        }
+
+        it.p = et.p;
+        n++;
+    }
+
+    if (rc < 0) {
+        return NULL;
+    }
+
+    /* up to MIROIR_RANK_MAX_RULES entries can never be too many */
+    *ok = (n <= MIROIR_RANK_MAX_RULES);
+
+    return it.p;
 }
 
 
@@ -287,22 +437,66 @@ miroir_rank_parse_weighted(miroir_span_t values, miroir_rank_key_t *key,
         return miroir_rank_bad(err, "malformed JSON");
     }
 
-    return miroir_rank_finish(t, n, key, err);
+    return miroir_rank_finish(t, n, key, NULL);
 }
 
 
-/* Sort t by order, then copy into one malloc()ed block with its strings. */
+/* size bytes (16-aligned) from arena: a new 4 KB block when needed. */
+static void *
+miroir_rank_arena_alloc(miroir_rank_arena_t *a, size_t size)
+{
+    char    *b;
+    size_t   cap;
+
+    size = (size + 15) & ~(size_t) 15;
+
+    if (a->block == NULL || a->cap - a->used < size) {
+        cap = size + 16 > 4096 ? size + 16 : 4096;
+
+        b = malloc(cap);
+        if (b == NULL) {
+            return NULL;
+        }
+
+        memcpy(b, &a->block, sizeof(char *));
+        a->block = b;
+        a->used = 16;
+        a->cap = cap;
+    }
+
+    b = a->block + a->used;
+    a->used += size;
+
+    return b;
+}
+
+
+void
+miroir_rank_arena_free(miroir_rank_arena_t *a)
+{
+    char  *b, *next;
+
+    for (b = a->block; b != NULL; b = next) {
+        memcpy(&next, b, sizeof(char *));
+        free(b);
+    }
+
+    a->block = NULL;
+    a->used = 0;
+    a->cap = 0;
+}
+
+
+/* Sort t by order, then copy into one block (malloc()ed or in arena). */
 static miroir_rc_t
 miroir_rank_finish(miroir_rank_tmp_t *t, uint32_t n, miroir_rank_key_t *key,
-    miroir_error_t *err)
+    miroir_rank_arena_t *arena)
 {
     miroir_rank_tmp_t   tmp;
     miroir_rank_val_t  *v;
     uint32_t            i, j;
     size_t              strbytes, len;
     char               *s;
-
-    (void) err;
 
     if (n == 0) {
         return MIROIR_OK;
@@ -324,7 +518,8 @@ miroir_rank_finish(miroir_rank_tmp_t *t, uint32_t n, miroir_rank_key_t *key,
         }
     }
 
-    v = malloc(n * sizeof(*v) + strbytes);
+    v = arena ? miroir_rank_arena_alloc(arena, n * sizeof(*v) + strbytes)
+              : malloc(n * sizeof(*v) + strbytes);
     if (v == NULL) {
         return MIROIR_ENOMEM;
     }
@@ -347,6 +542,7 @@ miroir_rank_finish(miroir_rank_tmp_t *t, uint32_t n, miroir_rank_key_t *key,
 
     key->v = v;
     key->n = n;
+    key->borrowed = (arena != NULL);
 
     return MIROIR_OK;
 }
@@ -359,9 +555,13 @@ miroir_rank_key_free(miroir_rank_key_t *key)
         return;
     }
 
-    free(key->v);
+    if (!key->borrowed) {
+        free(key->v);
+    }
+
     key->v = NULL;
     key->n = 0;
+    key->borrowed = 0;
 }
 
 

@@ -44,6 +44,16 @@
 #include "miroir_jspan.h"
 
 
+/*
+ * Hidden: called on every byte of every node answer, from other files of
+ * the same module, which is built position-independent: a default
+ * visibility symbol would be called through the PLT and never inlined.
+ */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
+
 #define MIROIR_RANK_MAX_RULES  64
 
 
@@ -74,8 +84,16 @@ typedef struct {
 typedef struct {
     miroir_rank_val_t  *v;      /* n entries in rule order; owns strings */
     uint32_t            n;
+    uint32_t            borrowed;   /* v is in an arena: not freed */
     double              global; /* set by the caller, for incomparables */
 } miroir_rank_key_t;
+
+/* Memory for many keys released at once (miroir_rank_scan_details()). */
+typedef struct {
+    char               *block;  /* the newest; each starts with the last */
+    size_t              used;
+    size_t              cap;
+} miroir_rank_arena_t;
 
 typedef enum {
     MIROIR_RANK_EXACT = 0,      /* per-rule details of one query */
@@ -97,6 +115,33 @@ miroir_rc_t miroir_rank_parse_details(miroir_span_t details,
     miroir_rank_key_t *key, miroir_error_t *err);
 
 /*
+ * The same, reading the text at p (a `_rankingScoreDetails` value at
+ * nesting depth `depth`, bounded by end) and validating it as
+ * miroir_jspan_value() would, in one pass.
+ * @return the byte after the object, or NULL (invalid JSON, details
+ *         miroir_rank_parse_details() refuses, or out of memory: call it
+ *         for the error).  key is set only on success; with an arena its
+ *         values are there (key->borrowed), else malloc()ed.
+ */
+const char *miroir_rank_scan_details(const char *p, const char *end,
+    unsigned depth, miroir_rank_key_t *key, miroir_rank_arena_t *arena);
+
+/*
+ * Skip the details object at p, as miroir_jspan_value() would, checking
+ * without reading any value that miroir_rank_parse_details() accepts it:
+ * *ok = 1 when it surely does (every entry an object with a numeric
+ * "order", at most MIROIR_RANK_MAX_RULES entries), else 0: parse it to
+ * know.  For a merge that compares nothing (one node).
+ * @return the byte after the object, or NULL (malformed or refused: then
+ *         *ok is 0 and miroir_jspan_value() tells whether it is JSON).
+ */
+const char *miroir_rank_check_details(const char *p, const char *end,
+    unsigned depth, int *ok);
+
+/* Release every block of arena (the keys in it go with them). */
+void miroir_rank_arena_free(miroir_rank_arena_t *arena);
+
+/*
  * Parse a proxy-mode `weightedScoreValues` array into key: each of
  * {"weightedScore":x} {"vectorSort":x} {"sort":{"asc":b,"value":v}}
  * {"geoSort":{"asc":b,"distance":d|null}}.
@@ -114,6 +159,11 @@ void miroir_rank_key_free(miroir_rank_key_t *key);
  */
 int miroir_rank_cmp(const miroir_rank_key_t *a, const miroir_rank_key_t *b,
     miroir_rank_mode_e mode);
+
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 
 #endif /* MIROIR_RANK_H */

@@ -21,6 +21,26 @@
 #define NGX_MIROIR_READ_NO_NODE  0xffff
 
 
+/*
+ * What the plan needs of a shard table with nobody down, computed once per
+ * table and worker (the table only changes with the topology): the nodes
+ * owning every shard (a single-node plan) and each node's restriction
+ * (miroir_filter_reader(); NULL when it leads no shard).
+ */
+typedef struct {
+    ngx_miroir_cluster_conf_t      *cl;
+    const miroir_route_table_t     *rt;
+    uint64_t                        version;
+    uint8_t                         all[MIROIR_MAX_NODES];
+    char                           *leader[MIROIR_MAX_NODES];
+} ngx_miroir_read_table_t;
+
+#define NGX_MIROIR_READ_TABLES   8
+
+static ngx_miroir_read_table_t  ngx_miroir_read_tables[NGX_MIROIR_READ_TABLES];
+static ngx_uint_t               ngx_miroir_read_tables_next;
+
+
 static ngx_int_t ngx_miroir_read_round(ngx_miroir_read_t *rd);
 static void ngx_miroir_read_round_done(ngx_http_request_t *r,
     ngx_miroir_fanout_t *fo);
@@ -39,6 +59,10 @@ static ngx_int_t ngx_miroir_read_restr(ngx_miroir_read_t *rd,
     char **out);
 static ngx_int_t ngx_miroir_read_named_src(ngx_miroir_read_t *rd,
     const miroir_route_table_t *rt, const uint8_t *down, uint32_t s);
+static ngx_miroir_read_table_t *ngx_miroir_read_table_info(
+    ngx_miroir_cluster_conf_t *cl, const miroir_route_table_t *rt);
+static ngx_uint_t ngx_miroir_read_none_down(const uint8_t *down,
+    const miroir_route_table_t *rt);
 
 
 ngx_int_t ngx_miroir_read_route(ngx_http_request_t *r,
@@ -198,6 +222,7 @@ ngx_miroir_read_create(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl)
     rd->method = NGX_HTTP_GET;
     rd->start = ngx_current_msec;
     rd->extra_call = -1;
+    rd->pk_call = -1;
     rd->hedged = -1;
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -266,6 +291,7 @@ ngx_miroir_read_round(ngx_miroir_read_t *rd)
     ngx_miroir_call_t           *call;
     ngx_http_request_t          *r;
     ngx_miroir_fanout_t         *fo;
+    ngx_miroir_read_table_t     *ti;
     ngx_miroir_cluster_conf_t   *cl;
     const uint16_t              *own;
     const miroir_route_table_t  *rt;
@@ -313,10 +339,24 @@ ngx_miroir_read_round(ngx_miroir_read_t *rd)
     /* fewer nodes when possible: a live node owning every shard */
 
     cover = -1;
+    ti = NULL;
+
+    if (rd->nnamed == 0) {
+        /* NULL when out of memory: computed below as before */
+        ti = ngx_miroir_read_table_info(cl, rt);
+    }
 
     if (rd->answers.nelts == 0 && rd->nnamed == 0) {
         for (y = 0; y < n && cover < 0; y++) {
             if (rd->down[y]) {
+                continue;
+            }
+
+            if (ti) {
+                if (ti->all[y]) {
+                    cover = y;
+                }
+
                 continue;
             }
 
@@ -340,6 +380,10 @@ ngx_miroir_read_round(ngx_miroir_read_t *rd)
         }
     }
 
+    if (ti && !ngx_miroir_read_none_down(rd->down, rt)) {
+        ti = NULL;      /* the restrictions depend on who is down */
+    }
+
     if (cover >= 0) {
         call = ngx_miroir_fanout_add(fo, cover, rd->method, &rd->uri, NULL);
         if (call == NULL || rd->build(rd, call, NULL) != NGX_OK) {
@@ -355,7 +399,22 @@ ngx_miroir_read_round(ngx_miroir_read_t *rd)
             }
 
             s = NULL;
-            if (ngx_miroir_read_restr(rd, rt, rd->down, y, &s) != NGX_OK) {
+
+            if (ti) {
+                /* nobody down, nothing named: the table's leader filter */
+                if (ti->leader[y]) {
+                    len = ngx_strlen(ti->leader[y]) + 1;
+                    s = ngx_pnalloc(r->pool, len);
+                    if (s == NULL) {
+                        return NGX_ERROR;
+                    }
+
+                    ngx_memcpy(s, ti->leader[y], len);
+                }
+
+            } else if (ngx_miroir_read_restr(rd, rt, rd->down, y, &s)
+                       != NGX_OK)
+            {
                 return NGX_ERROR;
             }
 
@@ -400,6 +459,7 @@ ngx_miroir_read_round(ngx_miroir_read_t *rd)
     }
 
     rd->extra_call = -1;
+    rd->pk_call = -1;
     rd->ncalls = fo->calls.nelts;
     rd->hedge_first = 2 * n + 2;
 
@@ -412,6 +472,18 @@ ngx_miroir_read_round(ngx_miroir_read_t *rd)
         }
 
         rd->extra_call = fo->calls.nelts - 1;
+
+        if (rd->pk_uri.len) {
+            /* stable_ties: the primary key, from the same node */
+            if (ngx_miroir_fanout_add(fo, call->node, NGX_HTTP_GET,
+                                      &rd->pk_uri, NULL)
+                == NULL)
+            {
+                return NGX_ERROR;
+            }
+
+            rd->pk_call = fo->calls.nelts - 1;
+        }
     }
 
     if (ngx_miroir_fanout_start(fo, ngx_miroir_read_round_done, rd)
@@ -461,6 +533,14 @@ ngx_miroir_read_round_done(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
 
     if (rd->hedge.timer_set) {
         ngx_del_timer(&rd->hedge);
+    }
+
+    /* an answer above max_response: no other node would answer less */
+
+    rc = ngx_miroir_fanout_too_large(fo);
+    if (rc != NGX_DECLINED) {
+        ngx_miroir_finish(r, rc);
+        return;
     }
 
     /*
@@ -521,6 +601,15 @@ ngx_miroir_read_round_done(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
             continue;
         }
 
+        if ((ngx_int_t) i == rd->pk_call) {
+            if (call[i].done && call[i].ok) {
+                rd->pk_status = call[i].status;
+                rd->pk_body = call[i].response;
+            }
+
+            continue;
+        }
+
         if (call[i].done && call[i].ok && call[i].status == NGX_HTTP_OK) {
             a = ngx_array_push(&rd->answers);
             if (a == NULL) {
@@ -552,11 +641,13 @@ ngx_miroir_read_round_done(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
             continue;
         }
 
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "miroir: read from node \"%V\" failed (status %i%s), "
-                      "asking its next owners", &node[call[i].node].id,
-                      call[i].status,
-                      call[i].timed_out ? ", timed out" : "");
+        ngx_miroir_log_event(r->connection->log, NGX_LOG_WARN,
+                             "read_failover", &rd->cl->name,
+                             &node[call[i].node].id,
+                             "node=%V path=%V status=%i timed_out=%ui "
+                             "round=%ui", &node[call[i].node].id, &rd->uri,
+                             call[i].status, (ngx_uint_t) call[i].timed_out,
+                             rd->round);
 
         ngx_miroir_read_drop_node(rd, call[i].node);
         failed++;
@@ -721,11 +812,14 @@ ngx_miroir_read_hedge(ngx_event_t *ev)
             rd->hedged = x;
             rd->hedge_first = first;
 
-            ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                          "miroir: node \"%V\" slower than %M ms, hedging "
-                          "its shards",
-                          &((ngx_miroir_node_conf_t *)
-                            rd->cl->nodes.elts)[x].id, rd->cl->hedge_after);
+            ngx_miroir_log_event(r->connection->log, NGX_LOG_NOTICE,
+                                 "hedge", &rd->cl->name,
+                                 &((ngx_miroir_node_conf_t *)
+                                   rd->cl->nodes.elts)[x].id,
+                                 "node=%V path=%V after_ms=%M",
+                                 &((ngx_miroir_node_conf_t *)
+                                   rd->cl->nodes.elts)[x].id, &rd->uri,
+                                 rd->cl->hedge_after);
         }
 
         if (ngx_miroir_call_start(c) != NGX_OK) {
@@ -767,6 +861,10 @@ ngx_miroir_read_ready(ngx_miroir_fanout_t *fo)
     }
 
     if (rd->extra_call >= 0 && !call[rd->extra_call].done) {
+        return 0;
+    }
+
+    if (rd->pk_call >= 0 && !call[rd->pk_call].done) {
         return 0;
     }
 
@@ -838,6 +936,7 @@ ngx_miroir_read_compute_missing(ngx_miroir_read_t *rd)
     ngx_uint_t                   y;
     miroir_read_plan_t          *plan;
     ngx_http_request_t          *r;
+    ngx_miroir_read_table_t     *ti;
     const miroir_route_table_t  *rt;
 
     r = rd->request;
@@ -850,6 +949,29 @@ ngx_miroir_read_compute_missing(ngx_miroir_read_t *rd)
     rt = rd->rt ? rd->rt : ngx_miroir_route_table(rd->cl, r->connection->log);
     if (rt == NULL) {
         return NGX_ERROR;
+    }
+
+    /*
+     * Nobody down and nothing named (the common case): each shard is read
+     * from its primary with the table's leader filter, so nothing is
+     * missing when every node leading a shard answered just that.
+     */
+
+    if (rd->nnamed == 0 && ngx_miroir_read_none_down(rd->down, rt)) {
+        ti = ngx_miroir_read_table_info(rd->cl, rt);
+
+        for (y = 0; ti && y < rt->nnodes; y++) {
+            if (ti->leader[y]
+                && (rd->answered[y] == NULL
+                    || ngx_strcmp(rd->answered[y], ti->leader[y]) != 0))
+            {
+                break;
+            }
+        }
+
+        if (ti && y == rt->nnodes) {
+            return NGX_OK;
+        }
     }
 
     if (miroir_read_plan_create(rt, rd->down, &plan) != MIROIR_OK) {
@@ -949,6 +1071,10 @@ ngx_miroir_read_named_init(ngx_miroir_read_t *rd,
         mig = NULL;             /* a table of another version: not ours */
     }
 
+    if (mig == NULL && !ngx_miroir_stale_any(rd->cl)) {
+        return NGX_OK;          /* nothing moves, nothing is stale */
+    }
+
     for (s = 0; s < rt->nshards; s++) {
         if (mig && mig[s]) {
             goto named;
@@ -1036,6 +1162,100 @@ ngx_miroir_read_named_init(ngx_miroir_read_t *rd,
     rd->rt = t;
 
     return NGX_OK;
+}
+
+
+/* The plan facts of table rt (see ngx_miroir_read_table_t); NULL: ENOMEM. */
+static ngx_miroir_read_table_t *
+ngx_miroir_read_table_info(ngx_miroir_cluster_conf_t *cl,
+    const miroir_route_table_t *rt)
+{
+    uint8_t                   none[MIROIR_MAX_NODES];
+    uint32_t                  sh, cnt[MIROIR_MAX_NODES];
+    ngx_uint_t                i, y;
+    const uint16_t           *own;
+    ngx_miroir_read_table_t  *t;
+
+    for (i = 0; i < NGX_MIROIR_READ_TABLES; i++) {
+        t = &ngx_miroir_read_tables[i];
+
+        if (t->cl == cl && t->rt == rt && t->version == cl->router_version) {
+            return t;
+        }
+    }
+
+    if (rt->nnodes > MIROIR_MAX_NODES) {
+        return NULL;
+    }
+
+    /* a new table of this cluster replaces its old one */
+
+    for (i = 0; i < NGX_MIROIR_READ_TABLES; i++) {
+        if (ngx_miroir_read_tables[i].cl == cl) {
+            break;
+        }
+    }
+
+    if (i == NGX_MIROIR_READ_TABLES) {
+        i = ngx_miroir_read_tables_next++ % NGX_MIROIR_READ_TABLES;
+    }
+
+    t = &ngx_miroir_read_tables[i];
+
+    for (y = 0; y < MIROIR_MAX_NODES; y++) {
+        free(t->leader[y]);
+    }
+
+    ngx_memzero(t, sizeof(ngx_miroir_read_table_t));
+    ngx_memzero(cnt, sizeof(cnt));
+    ngx_memzero(none, sizeof(none));
+
+    for (sh = 0; sh < rt->nshards; sh++) {
+        own = miroir_route_owners(rt, sh);
+
+        for (i = 0; i < rt->rf; i++) {
+            if (own[i] < MIROIR_MAX_NODES) {
+                cnt[own[i]]++;
+            }
+        }
+    }
+
+    for (y = 0; y < rt->nnodes; y++) {
+        t->all[y] = (cnt[y] == rt->nshards);
+
+        if (miroir_filter_reader(rt, none, (uint16_t) y, &t->leader[y])
+            != MIROIR_OK)
+        {
+            for (i = 0; i < y; i++) {
+                free(t->leader[i]);
+            }
+
+            ngx_memzero(t, sizeof(ngx_miroir_read_table_t));
+            return NULL;
+        }
+    }
+
+    t->cl = cl;
+    t->rt = rt;
+    t->version = cl->router_version;
+
+    return t;
+}
+
+
+/* Is no node of table rt down? */
+static ngx_uint_t
+ngx_miroir_read_none_down(const uint8_t *down, const miroir_route_table_t *rt)
+{
+    ngx_uint_t  y;
+
+    for (y = 0; y < rt->nnodes && y < MIROIR_MAX_NODES; y++) {
+        if (down[y]) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
@@ -1538,6 +1758,7 @@ ngx_miroir_read_settings_default(ngx_miroir_index_settings_t *s)
     s->nrules = 1;
     s->primary_key = NULL;
     s->distinct_attr = NULL;
+    s->ties = NULL;
 }
 
 
@@ -1584,6 +1805,7 @@ ngx_miroir_settings_entry_free(ngx_miroir_settings_entry_t *e)
 
     free(e->s.primary_key);
     free(e->s.distinct_attr);
+    free(e->s.ties);
 
     ngx_memzero(e, sizeof(ngx_miroir_settings_entry_t));
 }

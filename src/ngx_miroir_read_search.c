@@ -195,6 +195,15 @@ ngx_miroir_search_begin(ngx_miroir_search_t *sc)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+
+        /* stable_ties: the primary key names the hidden rule */
+        if (rd->cl->stable_ties
+            && ngx_miroir_read_index_uri(rd->request, &rd->uid, "",
+                                         &rd->pk_uri)
+               != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     return ngx_miroir_read_start(rd);
@@ -321,14 +330,420 @@ ngx_miroir_sat_mul(uint64_t a, uint64_t b)
 }
 
 
+/*
+ * The rewrite of ngx_miroir_search_prepare() without cJSON, for the common
+ * search body whose text is already exactly what cJSON would print again:
+ * no whitespace outside strings, no escapes, numbers as small integers, no
+ * repeated member, and none of the members whose rewrite needs the tree
+ * (distinct, attributesToRetrieve, a filter neither null, string nor
+ * array).  The node bodies are then byte for byte those of the cJSON path.
+ * NGX_DECLINED: not such a body (nothing was changed in sc).
+ */
+
+#define NGX_MIROIR_FAST_MEMBERS  32
+
+static ngx_uint_t
+ngx_miroir_search_canonical(u_char *p, u_char *last)
+{
+    u_char  *s;
+
+    while (p < last) {
+        if (*p == '"') {
+            for (p++; p < last && *p != '"'; p++) {
+                if (*p == '\\') {
+                    return 0;       /* cJSON may write it otherwise */
+                }
+            }
+
+            p++;
+            continue;
+        }
+
+        if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            /* an integer as cJSON prints one: -?[1-9][0-9]{0,8} or 0 */
+            s = p;
+
+            if (*p == '-') {
+                p++;
+            }
+
+            if (p < last && *p == '0' && s == p) {
+                p++;
+
+            } else if (p < last && *p >= '1' && *p <= '9') {
+                while (p < last && *p >= '0' && *p <= '9') {
+                    p++;
+                }
+
+            } else {
+                return 0;
+            }
+
+            if (p - s > 9 + (*s == '-')
+                || (p < last && (*p == '.' || *p == 'e' || *p == 'E')))
+            {
+                return 0;
+            }
+
+            continue;
+        }
+
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+            return 0;
+        }
+
+        p++;
+    }
+
+    return 1;
+}
+
+
+/* A canonical integer member (see above) as ngx_miroir_json_uint() reads. */
+static ngx_int_t
+ngx_miroir_search_fast_uint(miroir_span_t *v, uint64_t *out)
+{
+    size_t    i;
+    uint64_t  n;
+
+    if (v->p == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (!miroir_jspan_is_num(*v) || v->p[0] == '-') {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for (i = 0; i < v->len; i++) {
+        n = n * 10 + (uint64_t) (v->p[i] - '0');
+    }
+
+    *out = n;
+
+    return NGX_OK;
+}
+
+
+/* As ngx_miroir_json_flag(): 1/0, bad set when not a bool. */
+static ngx_int_t
+ngx_miroir_search_fast_flag(miroir_span_t *v, ngx_uint_t *bad)
+{
+    if (v->p == NULL) {
+        return 0;
+    }
+
+    if (v->len == 4 && ngx_strncmp(v->p, "true", 4) == 0) {
+        return 1;
+    }
+
+    if (!(v->len == 5 && ngx_strncmp(v->p, "false", 5) == 0)) {
+        *bad = 1;
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_miroir_search_fast(ngx_miroir_search_t *sc, ngx_str_t *body,
+    miroir_error_t *err)
+{
+    u_char                       *p, *last, *out;
+    char                         *text;
+    size_t                        n_attr;
+    uint64_t                      v, total;
+    ngx_uint_t                    i, j, n, bad, paging_ok, page_mode;
+    ngx_uint_t                    drop_paging, drop_details;
+    miroir_jiter_t                it;
+    miroir_span_t                 doc, k[NGX_MIROIR_FAST_MEMBERS];
+    miroir_span_t                 val[NGX_MIROIR_FAST_MEMBERS];
+    miroir_span_t                 filter, offset, limit, page, hpp, show;
+    miroir_span_t                 details;
+    ngx_http_request_t           *r;
+    ngx_miroir_index_settings_t  *st;
+
+    if (sc->docs || sc->facet || sc->fed) {
+        return NGX_DECLINED;
+    }
+
+    r = sc->rd->request;
+    p = body->data;
+    last = body->data + body->len;
+
+    while (p < last && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    {
+        p++;
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t'
+                        || last[-1] == '\n' || last[-1] == '\r'))
+    {
+        last--;
+    }
+
+    if (last - p < 2 || *p != '{'
+        || miroir_jspan_doc((char *) p, last - p, &doc) != MIROIR_OK
+        || !ngx_miroir_search_canonical(p, last)
+        || !miroir_jobj_begin(&it, doc, 0))
+    {
+        return NGX_DECLINED;
+    }
+
+    /* the members, each once, none of those that need the tree */
+
+    n = 0;
+    filter.p = offset.p = limit.p = page.p = hpp.p = show.p = details.p
+        = NULL;
+    filter.len = offset.len = limit.len = page.len = hpp.len = show.len
+        = details.len = 0;
+
+    while (miroir_jobj_next(&it, &k[n], &val[n]) == 1) {
+        for (j = 0; j < n; j++) {
+            if (k[j].len == k[n].len
+                && ngx_memcmp(k[j].p, k[n].p, k[n].len) == 0)
+            {
+                return NGX_DECLINED;
+            }
+        }
+
+#define ngx_miroir_fast_is(s)  miroir_jspan_key_eq(k[n], s)
+
+        if (ngx_miroir_fast_is("distinct")
+            || ngx_miroir_fast_is("attributesToRetrieve"))
+        {
+            return NGX_DECLINED;
+        }
+
+        if (ngx_miroir_fast_is("filter")) {
+            if (!(miroir_jspan_is_null(val[n]) || miroir_jspan_is_str(val[n])
+                  || miroir_jspan_is_arr(val[n])))
+            {
+                return NGX_DECLINED;
+            }
+
+            filter = val[n];
+
+        } else if (ngx_miroir_fast_is("offset")) {
+            offset = val[n];
+
+        } else if (ngx_miroir_fast_is("limit")) {
+            limit = val[n];
+
+        } else if (ngx_miroir_fast_is("page")) {
+            page = val[n];
+
+        } else if (ngx_miroir_fast_is("hitsPerPage")) {
+            hpp = val[n];
+
+        } else if (ngx_miroir_fast_is("showRankingScore")) {
+            show = val[n];
+
+        } else if (ngx_miroir_fast_is("showRankingScoreDetails")) {
+            details = val[n];
+        }
+
+#undef ngx_miroir_fast_is
+
+        if (++n == NGX_MIROIR_FAST_MEMBERS) {
+            return NGX_DECLINED;
+        }
+    }
+
+    /* from here on as ngx_miroir_search_prepare() */
+
+    sc->params.limit = 20;
+    sc->params.page = 1;
+    sc->params.hits_per_page = 20;
+
+    sc->user = NULL;
+
+    if (miroir_jspan_is_str(filter)) {
+        if (miroir_filter_check(filter.p + 1, filter.len - 2, err)
+            != MIROIR_OK)
+        {
+            return NGX_HTTP_BAD_REQUEST;
+        }
+
+        /* ["U"]: U has no escape, cJSON prints it as it is */
+        sc->user = ngx_pnalloc(r->pool, filter.len + 3);
+        if (sc->user == NULL) {
+            return NGX_ERROR;
+        }
+
+        sc->user[0] = '[';
+        ngx_memcpy(sc->user + 1, filter.p, filter.len);
+        sc->user[filter.len + 1] = ']';
+        sc->user[filter.len + 2] = '\0';
+
+    } else if (miroir_jspan_is_arr(filter)) {
+        sc->user = ngx_pnalloc(r->pool, filter.len + 1);
+        if (sc->user == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(sc->user, filter.p, filter.len);
+        sc->user[filter.len] = '\0';
+
+        text = NULL;
+        if (miroir_filter_compose(sc->user, filter.len, NULL, &text, err)
+            != MIROIR_OK)
+        {
+            return NGX_HTTP_BAD_REQUEST;
+        }
+
+        free(text);
+    }
+
+    if (ngx_miroir_search_auth(sc, err) != NGX_OK) {
+        return err->status ? NGX_HTTP_BAD_REQUEST : NGX_ERROR;
+    }
+
+    /* paging */
+
+    paging_ok = 1;
+    page_mode = (page.p != NULL || hpp.p != NULL);
+    drop_paging = 0;
+    total = 0;
+
+    if (page_mode) {
+        sc->params.page_mode = 1;
+
+        if (ngx_miroir_search_fast_uint(&page, &sc->params.page)
+            == NGX_ERROR)
+        {
+            paging_ok = 0;
+        }
+
+        if (ngx_miroir_search_fast_uint(&hpp, &sc->params.hits_per_page)
+            == NGX_ERROR)
+        {
+            paging_ok = 0;
+        }
+
+        if (paging_ok && sc->params.page >= 1) {
+            total = ngx_miroir_sat_mul(sc->params.page,
+                                       sc->params.hits_per_page);
+            drop_paging = 1;
+        }
+
+    } else {
+        v = 0;
+        if (ngx_miroir_search_fast_uint(&offset, &v) == NGX_ERROR) {
+            paging_ok = 0;
+        }
+
+        sc->params.offset = v;
+
+        v = 20;
+        if (ngx_miroir_search_fast_uint(&limit, &v) == NGX_ERROR) {
+            paging_ok = 0;
+        }
+
+        sc->params.limit = v;
+
+        if (paging_ok) {
+            total = ngx_miroir_sat_add(sc->params.offset, sc->params.limit);
+            drop_paging = 1;
+        }
+    }
+
+    bad = 0;
+    sc->params.show_ranking_score = ngx_miroir_search_fast_flag(&show, &bad);
+    sc->params.show_ranking_score_details =
+        ngx_miroir_search_fast_flag(&details, &bad);
+    drop_details = !bad;
+
+    /* distinct (ngx_miroir_search_distinct()): the index's, if cached */
+
+    sc->retrieve_all = 1;
+
+    st = ngx_miroir_read_settings_get(sc->rd->cl,
+                                      sc->uid.len ? &sc->uid : &sc->rd->uid);
+
+    if (st && st->distinct_attr) {
+        n_attr = ngx_strlen(st->distinct_attr) + 1;
+
+        sc->distinct = ngx_pnalloc(r->pool, n_attr);
+        if (sc->distinct == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(sc->distinct, st->distinct_attr, n_attr);
+    }
+
+    /* the text: the members kept, then what cJSON would have appended */
+
+    out = ngx_pnalloc(r->pool, body->len + 128 + NGX_INT64_LEN);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    sc->raw.data = out;
+    *out++ = '{';
+
+    for (i = 0; i < n; i++) {
+        if (val[i].p == filter.p
+            || (drop_details && val[i].p == details.p)
+            || (drop_paging
+                && (val[i].p == (page_mode ? page.p : offset.p)
+                    || val[i].p == (page_mode ? hpp.p : limit.p))))
+        {
+            continue;
+        }
+
+        if (out[-1] != '{') {
+            *out++ = ',';
+        }
+
+        /* key ':' value, contiguous in a canonical text */
+        out = ngx_cpymem(out, k[i].p, val[i].p + val[i].len - k[i].p);
+    }
+
+    if (drop_paging) {
+        if (out[-1] != '{') {
+            *out++ = ',';
+        }
+
+        out = page_mode
+              ? ngx_sprintf(out, "\"page\":1,\"hitsPerPage\":%uL", total)
+              : ngx_sprintf(out, "\"offset\":0,\"limit\":%uL", total);
+    }
+
+    if (drop_details) {
+        if (out[-1] != '{') {
+            *out++ = ',';
+        }
+
+        out = ngx_cpymem(out, "\"showRankingScoreDetails\":true",
+                         sizeof("\"showRankingScoreDetails\":true") - 1);
+    }
+
+    *out++ = '}';
+
+    sc->raw.len = out - sc->raw.data;
+    sc->rest.data = sc->raw.data + 1;
+    sc->rest.len = sc->raw.len - 1;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_miroir_search_post(ngx_miroir_search_t *sc, ngx_str_t *body,
     miroir_error_t *err)
 {
     cJSON               *root;
+    ngx_int_t            rc;
     ngx_http_request_t  *r;
 
     r = sc->rd->request;
+
+    rc = ngx_miroir_search_fast(sc, body, err);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
 
     root = ngx_miroir_json_parse(r, body->data, body->len);
 
@@ -1090,6 +1505,12 @@ ngx_miroir_search_settle(ngx_miroir_read_t *rd)
     if (rd->extra_status == NGX_HTTP_OK && rd->extra_body.len) {
         ngx_miroir_read_settings_put(rd->cl, &rd->uid, &rd->extra_body,
                                      r->connection->log);
+
+        if (rd->pk_status == NGX_HTTP_OK) {
+            ngx_miroir_ties_read_settings(rd->cl, &rd->uid, &rd->extra_body,
+                                          &rd->pk_body);
+        }
+
         sc->settings = ngx_miroir_read_settings_get(rd->cl, &rd->uid);
     }
 
@@ -1156,11 +1577,10 @@ ngx_miroir_search_done(ngx_miroir_read_t *rd)
         }
 
         if (mrc != MIROIR_OK) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "miroir: bad search answer from node \"%V\": %s",
-                          &((ngx_miroir_node_conf_t *)
-                            rd->cl->nodes.elts)[a[i].node].id,
-                          err.message);
+            ngx_miroir_log_node_error(r->connection->log, NGX_LOG_ERR,
+                                      rd->cl, a[i].node, rd->method,
+                                      &rd->uri, "bad_answer", NGX_HTTP_OK,
+                                      err.message);
             miroir_merge_free(m);
             ngx_miroir_finish(r, ngx_miroir_send_error(r, &err));
             return;
@@ -1175,6 +1595,10 @@ ngx_miroir_search_done(ngx_miroir_read_t *rd)
     if (mrc != MIROIR_OK || ngx_miroir_pool_own(r, out) == NULL) {
         ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
+    }
+
+    if (sc->params.show_ranking_score_details) {
+        ngx_miroir_ties_hide_details(sc->settings, out, &len);
     }
 
     ngx_miroir_finish(r, ngx_miroir_send_json(r, NGX_HTTP_OK, (u_char *) out,
@@ -1430,10 +1854,9 @@ ngx_miroir_docs_done(ngx_miroir_read_t *rd)
 
 bad:
 
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "miroir: bad documents answer from node \"%V\"",
-                  &((ngx_miroir_node_conf_t *)
-                    rd->cl->nodes.elts)[a[i].node].id);
+    ngx_miroir_log_node_error(r->connection->log, NGX_LOG_ERR, rd->cl,
+                              a[i].node, rd->method, &rd->uri, "bad_answer",
+                              NGX_HTTP_OK, "bad documents answer");
 
 failed:
 

@@ -10,6 +10,9 @@
  * module the answer is "200" (the real status stays in the call), and grows
  * the receive buffer to the Content-Length so the body is read straight
  * into its final place, with no copy.  Chunked answers are decoded in place.
+ * What an answer, and all the answers of one fan-out, may hold is bounded
+ * by the cluster's max_response (ngx_miroir_room()): a larger answer is cut
+ * off (call->too_large) and its buffer released.
  *
  * Idle connections to each node are cached per worker (like the upstream
  * keepalive module) and reused.
@@ -18,7 +21,6 @@
 #include "ngx_miroir.h"
 
 
-#define NGX_MIROIR_MAX_RESPONSE   (1024 * 1024 * 1024)
 #define NGX_MIROIR_KEEPALIVE_IDLE 60000
 
 
@@ -36,6 +38,7 @@ typedef struct {
     ngx_http_chunked_t              chunked;
     u_char                         *wpos;
     u_char                         *body;       /* Content-Length body */
+    u_char                         *alloc;      /* the grown buffer */
     unsigned                        is_chunked:1;
     unsigned                        close:1;
     unsigned                        complete:1;
@@ -64,8 +67,12 @@ static ngx_int_t ngx_miroir_input_init(void *data);
 static ngx_int_t ngx_miroir_input(void *data, ssize_t bytes);
 static ngx_int_t ngx_miroir_grow(ngx_http_request_t *r,
     ngx_miroir_upstream_ctx_t *uc, size_t need);
+static ngx_int_t ngx_miroir_room(ngx_http_request_t *r,
+    ngx_miroir_upstream_ctx_t *uc, size_t *need, size_t min);
 static void ngx_miroir_abort_request(ngx_http_request_t *r);
 static void ngx_miroir_finalize_request(ngx_http_request_t *r, ngx_int_t rc);
+static const char *ngx_miroir_upstream_fail(ngx_http_upstream_t *u,
+    ngx_miroir_call_t *call, ngx_int_t rc);
 
 
 ngx_int_t
@@ -176,7 +183,13 @@ ngx_miroir_upstream_start(ngx_http_request_t *r, ngx_miroir_call_t *call)
     u->input_filter_ctx = r;
     u->buffering = 0;
 
-    r->upstream->peer.log_error = NGX_ERROR_ERR;
+    /*
+     * A failed exchange is logged once, rate limited, as event=node_error
+     * (ngx_miroir_call_done); nginx's own connect()/recv() lines about it
+     * go to the info level.
+     */
+
+    r->upstream->peer.log_error = NGX_ERROR_INFO;
 
     ngx_http_set_ctx(r, uc, ngx_http_miroir_module);
 
@@ -309,6 +322,12 @@ ngx_miroir_peer_free(ngx_peer_connection_t *pc, void *data, ngx_uint_t state)
         q = ngx_queue_last(node->cache);
         ngx_queue_remove(q);
         item = ngx_queue_data(q, ngx_miroir_keepalive_t, queue);
+
+        /* nginx gave the connection a pool; its keepalive module frees it */
+        if (item->connection->pool) {
+            ngx_destroy_pool(item->connection->pool);
+        }
+
         ngx_close_connection(item->connection);
         item->connection = NULL;
 
@@ -386,6 +405,10 @@ close:
     ngx_queue_remove(&item->queue);
     ngx_queue_insert_head(item->node->free, &item->queue);
     item->connection = NULL;
+
+    if (c->pool) {
+        ngx_destroy_pool(c->pool);
+    }
 
     ngx_close_connection(c);
 }
@@ -561,7 +584,8 @@ ngx_miroir_process_status_line(ngx_http_request_t *r)
     }
 
     if (rc == NGX_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        uc->call->fail = "invalid_status_line";
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "miroir: node %V sent an invalid status line",
                       u->peer.name);
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
@@ -582,7 +606,7 @@ ngx_miroir_process_status_line(ngx_http_request_t *r)
 static ngx_int_t
 ngx_miroir_process_header(ngx_http_request_t *r)
 {
-    size_t                      nlen, vlen;
+    size_t                      nlen, vlen, need;
     u_char                     *name, *value;
     ngx_int_t                   rc;
     ngx_http_upstream_t        *u;
@@ -609,10 +633,21 @@ ngx_miroir_process_header(ngx_http_request_t *r)
             {
                 uc->content_length = ngx_atoof(value, vlen);
 
-                if (uc->content_length == NGX_ERROR
-                    || uc->content_length > NGX_MIROIR_MAX_RESPONSE)
-                {
-                    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                if (uc->content_length != NGX_ERROR) {
+                    /* max_response: the whole body is held, count it now */
+                    need = (size_t) uc->content_length;
+
+                    if (ngx_miroir_room(r, uc, &need, need) != NGX_OK) {
+                        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+                    }
+
+                    call->fanout->held += need - call->held;
+                    call->held = need;
+                }
+
+                if (uc->content_length == NGX_ERROR) {
+                    call->fail = "invalid_content_length";
+                    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                                   "miroir: node %V sent an invalid or too "
                                   "large Content-Length \"%*s\"",
                                   u->peer.name, vlen, value);
@@ -666,7 +701,8 @@ ngx_miroir_process_header(ngx_http_request_t *r)
             return NGX_AGAIN;
         }
 
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        call->fail = "invalid_header";
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "miroir: node %V sent an invalid header",
                       u->peer.name);
 
@@ -769,17 +805,22 @@ ngx_miroir_grow(ngx_http_request_t *r, ngx_miroir_upstream_ctx_t *uc,
     size_t need)
 {
     u_char               *p;
-    size_t                used, wused;
+    size_t                used, wused, min;
     ngx_http_upstream_t  *u;
+    ngx_miroir_call_t    *call;
+    ngx_miroir_fanout_t  *fo;
 
     u = r->upstream;
+    call = uc->call;
+    fo = call->fanout;
     used = u->buffer.last - u->buffer.pos;
     wused = uc->wpos ? (size_t) (uc->wpos - u->buffer.pos) : 0;
 
-    if (need > NGX_MIROIR_MAX_RESPONSE) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "miroir: node %V answer is larger than %d bytes",
-                      u->peer.name, NGX_MIROIR_MAX_RESPONSE);
+    /* a Content-Length body must fit whole; else some more room at least */
+    min = (!uc->is_chunked && uc->content_length > 0)
+          ? (size_t) uc->content_length : used + 1;
+
+    if (ngx_miroir_room(r, uc, &need, min) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -794,6 +835,15 @@ ngx_miroir_grow(ngx_http_request_t *r, ngx_miroir_upstream_ctx_t *uc,
 
     ngx_memcpy(p, u->buffer.pos, used);
 
+    /* the previous buffer grown here is no longer needed */
+    if (uc->alloc) {
+        ngx_pfree(r->pool, uc->alloc);
+    }
+
+    uc->alloc = p;
+    fo->held = fo->held - call->held + need;
+    call->held = need;
+
     u->buffer.start = p;
     u->buffer.pos = p;
     u->buffer.last = p + used;
@@ -807,12 +857,52 @@ ngx_miroir_grow(ngx_http_request_t *r, ngx_miroir_upstream_ctx_t *uc,
 }
 
 
+/*
+ * max_response: one node's answer, and the answers held by one fan-out
+ * together, stay within it.  *need is cut to the room left; NGX_ERROR
+ * (call->too_large) when less than min bytes are left.
+ */
+static ngx_int_t
+ngx_miroir_room(ngx_http_request_t *r, ngx_miroir_upstream_ctx_t *uc,
+    size_t *need, size_t min)
+{
+    size_t                limit, others, left;
+    ngx_miroir_call_t    *call;
+    ngx_miroir_fanout_t  *fo;
+
+    call = uc->call;
+    fo = call->fanout;
+    limit = fo->cluster->max_response;
+
+    others = fo->held - call->held;
+    left = others < limit ? limit - others : 0;
+
+    if (min <= left) {
+        if (*need > left) {
+            *need = left;
+        }
+
+        return NGX_OK;
+    }
+
+    call->too_large = 1;
+    call->fail = "too_large";
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "miroir: node %V answer is larger than max_response "
+                  "(%uz bytes, %uz held by the other answers)",
+                  r->upstream->peer.name, limit, others);
+
+    return NGX_ERROR;
+}
+
+
 static ngx_int_t
 ngx_miroir_input(void *data, ssize_t bytes)
 {
     ngx_http_request_t  *r = data;
 
-    size_t                      n, size;
+    size_t                      n, size, used;
     ngx_int_t                   rc;
     ngx_buf_t                   in, *b;
     ngx_http_upstream_t        *u;
@@ -828,6 +918,11 @@ ngx_miroir_input(void *data, ssize_t bytes)
             /* until close: keep some room to read into */
             b->last += bytes;
 
+            used = b->last - b->pos;
+            if (ngx_miroir_room(r, uc, &used, used) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
             if (b->end - b->last < 4096) {
                 size = (b->end - b->pos) * 2 + 4096;
                 return ngx_miroir_grow(r, uc, size);
@@ -837,7 +932,8 @@ ngx_miroir_input(void *data, ssize_t bytes)
         }
 
         if (bytes > u->length) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+            uc->call->fail = "extra_data";
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "miroir: node %V sent more data than "
                           "Content-Length", u->peer.name);
             bytes = (ssize_t) u->length;
@@ -897,7 +993,8 @@ ngx_miroir_input(void *data, ssize_t bytes)
             break;
         }
 
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        uc->call->fail = "invalid_chunked";
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "miroir: node %V sent invalid chunked body",
                       u->peer.name);
 
@@ -905,6 +1002,11 @@ ngx_miroir_input(void *data, ssize_t bytes)
     }
 
     b->last = uc->wpos;
+
+    used = b->last - b->pos;
+    if (ngx_miroir_room(r, uc, &used, used) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (!uc->complete && b->end - b->last < 4096) {
         size = (b->end - b->pos) * 2 + 4096;
@@ -943,8 +1045,65 @@ ngx_miroir_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
     call->truncated = (call->status != 0 && !uc->complete);
     call->timed_out = (rc == NGX_HTTP_GATEWAY_TIME_OUT);
 
+    if (!call->ok && call->fail == NULL
+        && rc != NGX_HTTP_CLIENT_CLOSED_REQUEST)
+    {
+        call->fail = ngx_miroir_upstream_fail(u, call, rc);
+    }
+
+    if (call->too_large) {
+        /* nothing of it is kept: the memory is released now */
+        call->ok = 0;
+
+        if (uc->alloc) {
+            ngx_pfree(r->pool, uc->alloc);
+            uc->alloc = NULL;
+        }
+
+        call->fanout->held -= call->held;
+        call->held = 0;
+
+        return;
+    }
+
     if (call->status) {
         call->response.data = uc->body ? uc->body : u->buffer.pos;
         call->response.len = u->buffer.last - call->response.data;
     }
+}
+
+
+/* Why an exchange without a complete answer failed (event=node_error). */
+static const char *
+ngx_miroir_upstream_fail(ngx_http_upstream_t *u, ngx_miroir_call_t *call,
+    ngx_int_t rc)
+{
+    ngx_uint_t         connected;
+    ngx_connection_t  *c;
+
+    if (u->state == NULL) {
+        return NULL;                /* never tried: not the node's fault */
+    }
+
+    connected = (u->state->connect_time != (ngx_msec_t) -1);
+
+    if (rc == NGX_HTTP_GATEWAY_TIME_OUT) {
+        return connected ? "timeout" : "connect_timeout";
+    }
+
+    if (!connected) {
+        return "connect_failed";
+    }
+
+    if (call->status) {
+        return "truncated";
+    }
+
+    c = u->peer.connection;
+
+    if (c && (c->read->error || c->write->error)) {
+        return "reset";
+    }
+
+    return "closed";
 }

@@ -1331,6 +1331,108 @@ START_TEST(test_merge_garbage)
 END_TEST
 
 
+/*
+ * Ranking details a one-node merge only checks (it compares nothing): it
+ * must accept and refuse exactly what a merge of two nodes does.
+ */
+static const char  *one_node_details[] = {
+    "{\"words\":{\"order\":0,\"score\":1.0}}",
+    "{}",
+    "{\"words\":{\"score\":1.0}}",
+    "{\"words\":{\"order\":\"0\",\"score\":1.0}}",
+    "{\"words\":1}",
+    "[]",
+    "null",
+    "{\"words\":{\"order\":\"x\",\"order\":1,\"score\":1}}",
+    "{\"words\":{\"order\":1,\"order\":\"x\",\"score\":1}}",
+    "{\"words\":{\"order\":0,\"score\":1},\"x\":{\"y\":[{\"z\":{}}]}}",
+    "{\"words\":{\"order\":0,\"score\":1},\"x\":{\"order\":1,\"y\":[1,]}}",
+    "{\"a:asc\":{\"order\":0,\"value\":\"b\\u00e9\\\"\"}}",
+    "{\"words\":{\"order\":0,\"score\":1}}, \"_rankingScoreDetails\":"
+        "{\"words\":{\"score\":1}}",
+    "{\"words\":{\"score\":1}}, \"_rankingScoreDetails\":"
+        "{\"words\":{\"order\":0,\"score\":1}}",
+    "K",    /* 65 kept entries: too many rules */
+    "I",    /* 65 entries, one ignored: accepted */
+};
+
+
+static char *
+one_node_body(const char *d)
+{
+    char    *b, *p;
+    size_t   i, n;
+    int      ignore;
+
+    b = malloc(16384);
+    ck_assert_ptr_nonnull(b);
+    p = b + sprintf(b, "{\"hits\":[{\"id\":1,\"_rankingScoreDetails\":");
+
+    if (strcmp(d, "K") == 0 || strcmp(d, "I") == 0) {
+        ignore = (d[0] == 'I');
+        n = 65;
+        *p++ = '{';
+        for (i = 0; i < n; i++) {
+            p += sprintf(p, "%s\"r%zu\":{\"order\":%zu%s}", i ? "," : "", i,
+                         i, ignore && i == 7 ? "" : ",\"score\":0.5");
+        }
+        *p++ = '}';
+        *p = '\0';
+
+    } else {
+        p += sprintf(p, "%s", d);
+    }
+
+    sprintf(p, "}],\"estimatedTotalHits\":1}");
+
+    return b;
+}
+
+
+START_TEST(test_merge_one_node_details)
+{
+    miroir_merge_params_t  p;
+    miroir_merge_t        *m1, *m2;
+    miroir_error_t         e1, e2;
+    miroir_rc_t            r1, r2;
+    char                  *body, *o1, *o2;
+    size_t                 l1, l2;
+
+    body = one_node_body(one_node_details[_i]);
+    default_params(&p);
+    p.show_ranking_score_details = 1;
+
+    ck_assert_int_eq(miroir_merge_create(&p, 1, &m1, &e1), MIROIR_OK);
+    ck_assert_int_eq(miroir_merge_create(&p, 2, &m2, &e2), MIROIR_OK);
+    memset(&e1, 0, sizeof(e1));
+    memset(&e2, 0, sizeof(e2));
+
+    r1 = miroir_merge_add(m1, 0, body, strlen(body), &e1);
+    r2 = miroir_merge_add(m2, 0, body, strlen(body), &e2);
+    ck_assert_msg(r1 == r2, "%s: one node %d, two %d", body, r1, r2);
+    ck_assert_str_eq(e1.message, e2.message);
+
+    ck_assert_int_eq(miroir_merge_result(m1, 0, &o1, &l1, &e1), MIROIR_OK);
+    ck_assert_int_eq(miroir_merge_result(m2, 0, &o2, &l2, &e2), MIROIR_OK);
+    ck_assert_str_eq(o1, o2);
+
+    /* the cases above are meant to cover both outcomes */
+    if (_i == 0 || _i == 1 || _i == 15) {
+        ck_assert_int_eq(r1, MIROIR_OK);
+    }
+    if (_i == 2 || _i == 14) {
+        ck_assert_int_ne(r1, MIROIR_OK);
+    }
+
+    free(o1);
+    free(o2);
+    free(body);
+    miroir_merge_free(m1);
+    miroir_merge_free(m2);
+}
+END_TEST
+
+
 START_TEST(test_merge_deep_nesting)
 {
     char                   buf[4096];
@@ -1655,6 +1757,8 @@ merge_suite(void)
     tcase_add_loop_test(tc, test_merge_garbage, 0,
                         sizeof(garbage) / sizeof(garbage[0]));
     tcase_add_test(tc, test_merge_deep_nesting);
+    tcase_add_loop_test(tc, test_merge_one_node_details, 0,
+                        sizeof(one_node_details) / sizeof(one_node_details[0]));
     tcase_add_loop_test(tc, test_merge_property, 0, 300);
     suite_add_tcase(s, tc);
 

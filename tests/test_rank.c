@@ -6,6 +6,7 @@
  */
 
 #include <check.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +290,145 @@ START_TEST(test_rank_too_many)
 END_TEST
 
 
+/*
+ * miroir_jspan_num() reads simple numbers without strtod() (ranking
+ * details carry many): it must give strtod()'s double, bit for bit.
+ */
+START_TEST(test_rank_num_exact)
+{
+    static const char  *fixed[] = {
+        "0", "-0", "1", "1.0", "0.5", "0.9876543209876543", "1e-7", "2E+3",
+        "-0.0", "9007199254740992", "9007199254740993", "1e22", "1e23",
+        "123456789012345678901", "0.30000000000000004", "4.35e-5",
+        "0.000000000000000000000001", "17976931348623157e292", "5e-324",
+        "0.1", "0.2", "0.3", "3.14159", "-2.5e-3", "1.7976931348623157e308"
+    };
+    char            buf[64];
+    size_t          i;
+    double          want, got;
+    unsigned        seed;
+    miroir_span_t   sp;
+
+    for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        sp.p = fixed[i];
+        sp.len = strlen(fixed[i]);
+        want = strtod(fixed[i], NULL);
+        got = miroir_jspan_num(sp);
+        ck_assert_msg(memcmp(&want, &got, sizeof(double)) == 0, "%s",
+                      fixed[i]);
+    }
+
+    seed = 12345;
+
+    for (i = 0; i < 200000; i++) {
+        seed = seed * 1103515245 + 12345;
+
+        switch (i % 4) {
+        case 0:     /* scores: 0.xxxx with 1 to 17 digits */
+            snprintf(buf, sizeof(buf), "%.*f", (int) (1 + seed % 17),
+                     (double) (seed >> 8) / (double) (1 << 24));
+            break;
+        case 1:     /* integers */
+            snprintf(buf, sizeof(buf), "%u", seed >> (seed % 31));
+            break;
+        case 2:     /* exponents */
+            snprintf(buf, sizeof(buf), "%u.%ue%d", (seed >> 20) % 1000,
+                     (seed >> 4) % 100000, (int) (seed % 61) - 30);
+            break;
+        default:    /* negative, shortest round trip */
+            snprintf(buf, sizeof(buf), "-%.17g",
+                     (double) seed / (double) ((seed >> 3) | 1));
+            break;
+        }
+
+        sp.p = buf;
+        sp.len = strlen(buf);
+        want = strtod(buf, NULL);
+        got = miroir_jspan_num(sp);
+        ck_assert_msg(memcmp(&want, &got, sizeof(double)) == 0, "%s", buf);
+    }
+}
+END_TEST
+
+
+/* The reference string scanner: byte by byte (miroir_jspan reads words). */
+static int
+ref_string_len(const char *p, size_t n)
+{
+    size_t  i;
+
+    if (n == 0 || p[0] != '"') {
+        return -1;
+    }
+
+    for (i = 1; i < n; i++) {
+        if (p[i] == '"') {
+            return (int) i + 1;
+        }
+        if ((unsigned char) p[i] < 0x20) {
+            return -1;
+        }
+        if (p[i] == '\\') {
+            if (i + 1 >= n) {
+                return -1;
+            }
+            if (p[i + 1] == 'u') {
+                if (i + 5 >= n || !isxdigit((unsigned char) p[i + 2])
+                    || !isxdigit((unsigned char) p[i + 3])
+                    || !isxdigit((unsigned char) p[i + 4])
+                    || !isxdigit((unsigned char) p[i + 5]))
+                {
+                    return -1;
+                }
+                i += 5;
+            } else if (strchr("\"\\/bfnrt", p[i + 1]) == NULL
+                       || p[i + 1] == '\0')
+            {
+                return -1;
+            } else {
+                i++;
+            }
+        }
+    }
+
+    return -1;
+}
+
+
+START_TEST(test_rank_jspan_strings)
+{
+    static const char   alpha[] = "ab\"\\\x01\x7f\xc3\xa9u0/n ";
+    char                buf[64];
+    size_t              len, i;
+    unsigned            seed;
+    int                 want;
+    miroir_span_t       sp;
+    miroir_rc_t         rc;
+
+    seed = 777;
+
+    for (i = 0; i < 300000; i++) {
+        seed = seed * 1103515245 + 12345;
+        len = 1 + (seed >> 8) % 40;
+        buf[0] = '"';
+        for (size_t j = 1; j < len; j++) {
+            seed = seed * 1103515245 + 12345;
+            /* mostly plain bytes, sometimes a special one */
+            buf[j] = (seed >> 16) % 4 ? 'x'
+                     : alpha[(seed >> 8) % (sizeof(alpha) - 1)];
+        }
+
+        want = ref_string_len(buf, len);
+        rc = miroir_jspan_doc(buf, len, &sp);
+
+        /* the whole text is one string exactly when the scan ends at len */
+        ck_assert_msg((rc == MIROIR_OK && sp.len == len) == (want == (int) len),
+                      "%.*s", (int) len, buf);
+    }
+}
+END_TEST
+
+
 static Suite *
 rank_suite(void)
 {
@@ -303,6 +443,8 @@ rank_suite(void)
     tcase_add_loop_test(tc, test_rank_bad, 0,
                         sizeof(bad_details) / sizeof(bad_details[0]));
     tcase_add_test(tc, test_rank_too_many);
+    tcase_add_test(tc, test_rank_num_exact);
+    tcase_add_test(tc, test_rank_jspan_strings);
     suite_add_tcase(s, tc);
 
     return s;

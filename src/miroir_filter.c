@@ -510,7 +510,13 @@ miroir_filter_shards(const uint32_t *shards, size_t n, int negate)
     size_t               i;
 
     memset(&b, 0, sizeof(b));
-    miroir_filter_puts(&b, negate ? "NOT _miroir_shard IN ["
+    /*
+     * A document without _miroir_shard (an owner-field stub a migration
+     * pass left until its cleanup, ngx_miroir_rebalance_mig.c) matches
+     * no shard: NOT alone would let it through.
+     */
+    miroir_filter_puts(&b, negate ? "_miroir_shard EXISTS AND NOT "
+                                    "_miroir_shard IN ["
                                   : "_miroir_shard IN [");
 
     for (i = 0; i < n; i++) {

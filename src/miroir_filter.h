@@ -99,7 +99,8 @@ miroir_rc_t miroir_filter_reader(const miroir_route_table_t *rt,
 
 /*
  * A shard list, "_miroir_shard IN [3, 17]", or with negate
- * "NOT _miroir_shard IN [3, 17]" (for the shards in migration).
+ * "_miroir_shard EXISTS AND NOT _miroir_shard IN [3, 17]" (every other
+ * shard, for the shards in migration).
  * @pre shards != NULL, n > 0.  @return NULL: ENOMEM.
  */
 char *miroir_filter_shards(const uint32_t *shards, size_t n, int negate);

@@ -14,10 +14,11 @@
 #include "miroir_common.h"
 #include "miroir_error.h"
 #include "miroir_router.h"
+#include "ngx_miroir_log.h"
 
 
 #define NGX_MIROIR_SHM_MAGIC     0x4d49524fU    /* "MIRO" */
-#define NGX_MIROIR_SHM_LAYOUT    4
+#define NGX_MIROIR_SHM_LAYOUT    5
 #define NGX_MIROIR_ADDR_LEN      128
 #define NGX_MIROIR_NAME_LEN      64
 
@@ -89,6 +90,22 @@ typedef struct {
 } ngx_miroir_shm_node_t;
 
 
+/*
+ * Writes per shard bucket (shard s counts in s % NGX_MIROIR_WRITE_BUCKETS):
+ * the write path bumps `started` before it sends a write that may touch
+ * the shard and `done` once every node answered (ngx_miroir_write.c); the
+ * helper waits for the writes in flight and detects a write during a copy
+ * (ngx_miroir_rebalance_mig.c).  Two shards of one bucket only cost an
+ * extra wait or copy pass.
+ */
+#define NGX_MIROIR_WRITE_BUCKETS    1024
+
+typedef struct {
+    ngx_atomic_t                    started;
+    ngx_atomic_t                    done;
+} ngx_miroir_write_count_t;
+
+
 typedef struct {
     u_char                          name[NGX_MIROIR_NAME_LEN];
     uint16_t                        name_len;
@@ -115,6 +132,9 @@ typedef struct {
 
     /* the cluster's API keys (ngx_miroir_keys_shm_t, ngx_miroir_keys.c) */
     void                           *keys;
+
+    /* NGX_MIROIR_WRITE_BUCKETS counters, slab, never freed */
+    ngx_miroir_write_count_t       *writes;
 } ngx_miroir_shm_cluster_t;
 
 
@@ -149,6 +169,8 @@ struct ngx_miroir_cluster_conf_s {
     ngx_flag_t                      allow_partial;
     ngx_flag_t                      stable_ties;
     size_t                          max_payload;
+    size_t                          max_response;   /* one node answer, and
+                                                       one fan-out's answers */
     uint64_t                        config_hash;
     ngx_miroir_shm_cluster_t       *shm;            /* set by init_zone */
 
@@ -219,6 +241,11 @@ struct ngx_miroir_call_s {
     unsigned                        ok:1;        /* complete HTTP answer */
     unsigned                        truncated:1;
     unsigned                        timed_out:1;
+    unsigned                        too_large:1; /* > max_response: aborted */
+    size_t                          held;        /* bytes held for the answer
+                                                    (counted in fanout) */
+    const char                     *fail;        /* why it failed, for the
+                                                    log (node_error), NULL */
 };
 
 
@@ -234,6 +261,8 @@ struct ngx_miroir_fanout_s {
     unsigned                        finished:1;  /* done_handler called */
     unsigned                        expired:1;
     unsigned                        early:1;     /* ready() said enough */
+    size_t                          held;        /* answer buffers of the
+                                                    calls: max_response */
 
     /* optional: called after each call ends while others are pending;
        non-zero ends the fan-out early (the rest finish unseen), e.g. when
@@ -284,6 +313,7 @@ ngx_miroir_call_t *ngx_miroir_fanout_add(ngx_miroir_fanout_t *fo,
 ngx_int_t ngx_miroir_fanout_start(ngx_miroir_fanout_t *fo,
     ngx_miroir_fanout_done_pt done, void *data);
 ngx_int_t ngx_miroir_call_start(ngx_miroir_call_t *call);
+ngx_int_t ngx_miroir_fanout_too_large(ngx_miroir_fanout_t *fo);
 void ngx_miroir_node_report(ngx_miroir_cluster_conf_t *cl, ngx_uint_t node,
     ngx_uint_t ok);
 ngx_uint_t ngx_miroir_node_is_down(ngx_miroir_cluster_conf_t *cl,
@@ -319,6 +349,7 @@ void *ngx_miroir_pool_own(ngx_http_request_t *r, void *p);
 ngx_int_t ngx_miroir_tasks_init_module(ngx_cycle_t *cycle);
 ngx_uint_t ngx_miroir_shard_is_stale(ngx_miroir_cluster_conf_t *cl,
     ngx_uint_t shard, ngx_uint_t node);
+ngx_uint_t ngx_miroir_stale_any(ngx_miroir_cluster_conf_t *cl);
 void ngx_miroir_stale_clear(ngx_miroir_cluster_conf_t *cl, ngx_uint_t shard,
     ngx_uint_t node, ngx_log_t *log);
 

@@ -21,7 +21,7 @@
 #include "ngx_miroir_helper.h"
 
 
-#define NGX_MIROIR_HELPER_TICK  500     /* ms between two steps */
+#define NGX_MIROIR_HELPER_TICK  100     /* ms between two steps */
 
 
 static ngx_msec_t ngx_miroir_helper_manager(void *data);
@@ -94,6 +94,8 @@ ngx_miroir_helper_manager(void *data)
 
     for (i = 0; i < mmcf->clusters.nelts; i++) {
         ngx_miroir_helper_step(&cl[i], first);
+        ngx_miroir_helper_down(&cl[i]);
+        ngx_miroir_helper_retag(&cl[i]);
     }
 
     return NGX_MIROIR_HELPER_TICK;

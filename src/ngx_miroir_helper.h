@@ -48,5 +48,14 @@ ngx_int_t ngx_miroir_hc_start(ngx_str_t *addr, const char *method,
  * the helper's manager callback every tick. */
 void ngx_miroir_helper_step(ngx_miroir_cluster_conf_t *cl, ngx_uint_t first);
 
+/* down_after: probe the nodes, evict the ones down too long, take them
+ * back when they answer again (ngx_miroir_helper_down.c); every tick. */
+void ngx_miroir_helper_down(ngx_miroir_cluster_conf_t *cl);
+
+/* Shards whose move a change abandoned are read by name until every copy
+ * carries its owners' tags again: check them (ngx_miroir_helper_retag.c);
+ * every tick. */
+void ngx_miroir_helper_retag(ngx_miroir_cluster_conf_t *cl);
+
 
 #endif /* NGX_MIROIR_HELPER_H */

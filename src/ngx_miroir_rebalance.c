@@ -13,6 +13,7 @@
 
 #include "ngx_miroir.h"
 #include "ngx_miroir_rebalance.h"
+#include "ngx_miroir_log.h"
 
 #include "miroir_plan.h"
 #include "miroir_table.h"
@@ -51,12 +52,14 @@ typedef struct {
 typedef struct {
     uint64_t                        seq;
     uint64_t                        version;
+    ngx_atomic_uint_t               retag_seq;
     ngx_uint_t                      moving;
     uint8_t                        *migrating;
     uint16_t                       *source;
     uint16_t                       *current;
     uint16_t                       *target;
     uint8_t                        *state;
+    uint8_t                        *retag;
 } ngx_miroir_rb_cache_t;
 
 #define NGX_MIROIR_RB_CLUSTERS  64
@@ -385,7 +388,10 @@ ngx_miroir_rb_valid_id(ngx_str_t *id)
     ngx_uint_t  i;
     u_char      c;
 
-    if (id->len == 0 || id->len > MIROIR_NODE_ID_LEN) {
+    /* as in the configuration: the route table keeps an id and its NUL
+       in MIROIR_NODE_ID_LEN bytes (ngx_miroir_route.c) */
+
+    if (id->len == 0 || id->len >= MIROIR_NODE_ID_LEN) {
         return 0;
     }
 
@@ -444,6 +450,73 @@ ngx_miroir_rb_holds(const uint16_t *owners, size_t n, ngx_uint_t x)
 }
 
 
+/*
+ * A shard planned or copying whose new target is not its target any more
+ * (a drain, removal or eviction of a target owner abandoned its move: it
+ * goes back to its current owners, or elsewhere): from `planned` on, the
+ * write path tagged its documents with the abandoned owner list, and the
+ * helper may have rewritten the tags on the owners that keep it or copied
+ * part of it to the abandoned owner.  The leader filters of a stable shard
+ * go by the tags, so the shard is flagged: read by name, also once its new
+ * move (if any) is done, until the helper has found every copy tagged with
+ * its owners again and none elsewhere (ngx_miroir_helper_retag.c).  Lock
+ * held.
+ */
+static void
+ngx_miroir_rb_abandoned(ngx_miroir_shm_cluster_t *sc, ngx_slab_pool_t *shpool,
+    ngx_miroir_rebalance_shm_t *rb, uint16_t *next)
+{
+    size_t      k, bytes;
+    uint32_t    s, j, rf;
+    ngx_uint_t  st;
+
+    if (rb->target == NULL) {
+        return;
+    }
+
+    rf = sc->replication;
+    bytes = rf * sizeof(uint16_t);
+
+    for (s = 0; s < sc->shards; s++) {
+        st = rb->shard_state[s];
+        k = (size_t) s * rf;
+
+        /* SWITCHED with a target that is not its current owners: planned
+           again before its old copies were deleted (writes tag it with
+           that target already) */
+
+        if ((st != NGX_MIROIR_SHARD_PLANNED && st != NGX_MIROIR_SHARD_COPYING
+             && st != NGX_MIROIR_SHARD_SWITCHED)
+            || ngx_memcmp(&rb->target[k], &rb->current[k], bytes) == 0)
+        {
+            continue;
+        }
+
+        /* still going to the same owners (maybe in another order): the
+           move goes on, its tags and copies stay good */
+
+        for (j = 0; j < rf; j++) {
+            if (!ngx_miroir_rb_holds(rb->target + k, rf, next[k + j])) {
+                break;
+            }
+        }
+
+        if (j == rf) {
+            continue;
+        }
+
+        if (rb->retag == NULL) {
+            rb->retag = ngx_slab_calloc_locked(shpool, sc->shards);
+            if (rb->retag == NULL) {
+                return;
+            }
+        }
+
+        rb->retag[s] = 1;
+    }
+}
+
+
 /* Commit sn's nodes and tables as the zone's new version (lock held). */
 static ngx_int_t
 ngx_miroir_rb_commit_locked(ngx_miroir_cluster_conf_t *cl,
@@ -488,6 +561,11 @@ ngx_miroir_rb_commit_locked(ngx_miroir_cluster_conf_t *cl,
             ngx_slab_free_locked(shpool, rb->prev);
         }
 
+        if (rb->retag) {
+            ngx_slab_free_locked(shpool, rb->retag);
+            rb->retag = NULL;
+        }
+
         rb->current = ngx_slab_alloc_locked(shpool, n * sizeof(uint16_t));
         rb->prev = ngx_slab_calloc_locked(shpool, n * sizeof(uint16_t));
         rb->shard_state = ngx_slab_calloc_locked(shpool, sc->shards);
@@ -504,6 +582,8 @@ ngx_miroir_rb_commit_locked(ngx_miroir_cluster_conf_t *cl,
         rb->nshards = sc->shards;
         rb->rf = sc->replication;
     }
+
+    ngx_miroir_rb_abandoned(sc, shpool, rb, next);
 
     if (plan->nshards == 0) {
         if (rb->target) {
@@ -559,12 +639,75 @@ ngx_miroir_rb_commit_locked(ngx_miroir_cluster_conf_t *cl,
     if (ch->kind == NGX_MIROIR_CHANGE_ADD) {
         ngx_memzero(rb->keys[x], NGX_MIROIR_KEY_LEN);
         ngx_memcpy(rb->keys[x], ch->key.data, ch->key.len);
+        rb->evicted[x] = 0;
+    }
+
+    if (ch->kind == NGX_MIROIR_CHANGE_EVICT
+        || ch->kind == NGX_MIROIR_CHANGE_REJOIN)
+    {
+        rb->evicted[x] = ch->kind == NGX_MIROIR_CHANGE_EVICT;
     }
 
     sc->version++;
     rb->seq++;
 
     return NGX_OK;
+}
+
+
+/*
+ * Shards in flight (planned or copying) when a change stacks on the plan.
+ * From `planned` on, the write path sends the shard's writes to the
+ * target owners too, tagged (_miroir_o*) with the target owner list, and
+ * the helper may have copied part of it there.  A new target that drops
+ * such a node abandons the move: the helper must then delete the partial
+ * copy and tag the shard's documents again (ngx_miroir_rebalance_mig.c).
+ * While every target owner may still own (active or joining), nothing
+ * requires that: the shard keeps its target, and the move goes on as
+ * planned.  A change that makes a target owner leave (drain, removal)
+ * still abandons its moves; adding a node and removing it again still
+ * leaves an empty plan.
+ */
+static void
+ngx_miroir_rb_inflight(ngx_miroir_rb_snap_t *sn, uint16_t *next)
+{
+    size_t      k;
+    uint16_t    y;
+    uint32_t    s, j, rf;
+    ngx_uint_t  st, ok;
+
+    rf = sn->sc->replication;
+
+    for (s = 0; s < sn->sc->shards; s++) {
+        st = sn->shard_state[s];
+        k = (size_t) s * rf;
+
+        if ((st != NGX_MIROIR_SHARD_PLANNED && st != NGX_MIROIR_SHARD_COPYING
+             && st != NGX_MIROIR_SHARD_SWITCHED)
+            || ngx_memcmp(&sn->target[k], &sn->current[k],
+                          rf * sizeof(uint16_t)) == 0)
+        {
+            continue;
+        }
+
+        ok = 1;
+
+        for (j = 0; j < rf; j++) {
+            y = sn->target[k + j];
+
+            if (y >= sn->sc->nnodes
+                || (sn->sc->nodes[y].state != NGX_MIROIR_NODE_ACTIVE
+                    && sn->sc->nodes[y].state != NGX_MIROIR_NODE_JOINING))
+            {
+                ok = 0;
+                break;
+            }
+        }
+
+        if (ok) {
+            ngx_memcpy(next + k, sn->target + k, rf * sizeof(uint16_t));
+        }
+    }
 }
 
 
@@ -602,13 +745,48 @@ ngx_miroir_rebalance_change(ngx_miroir_cluster_conf_t *cl,
 
     switch (ch->kind) {
 
+    case NGX_MIROIR_CHANGE_REJOIN:
+
+        /* the evicted (removed) node of that id, unless the id is taken
+           again by a node added since */
+
+        if (x >= 0) {
+            miroir_error_set(err, 409, "miroir_node_already_exists",
+                             "invalid_request", "Node `%.*s` already exists.",
+                             (int) ch->id.len, ch->id.data);
+            goto done;
+        }
+
+        for (x = (ngx_int_t) sn->sc->nnodes - 1; x >= 0; x--) {
+            nd = &sn->sc->nodes[x];
+
+            if (nd->state == NGX_MIROIR_NODE_REMOVED
+                && nd->id_len == ch->id.len
+                && ngx_strncmp(nd->id, ch->id.data, ch->id.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (x < 0) {
+            miroir_error_set(err, 404, "miroir_node_not_found",
+                             "invalid_request", "Node `%.*s` not found.",
+                             (int) ngx_min(ch->id.len, 64), ch->id.data);
+            goto done;
+        }
+
+        nd = &sn->sc->nodes[x];
+        nd->state = NGX_MIROIR_NODE_JOINING;
+        focus = (int32_t) x;
+        break;
+
     case NGX_MIROIR_CHANGE_ADD:
 
         if (!ngx_miroir_rb_valid_id(&ch->id)) {
             miroir_error_set(err, 400, "miroir_invalid_request",
                              "invalid_request",
                              "`id` must be 1 to %d characters among "
-                             "A-Z a-z 0-9 - _.", MIROIR_NODE_ID_LEN);
+                             "A-Z a-z 0-9 - _.", MIROIR_NODE_ID_LEN - 1);
             goto done;
         }
 
@@ -654,6 +832,7 @@ ngx_miroir_rebalance_change(ngx_miroir_cluster_conf_t *cl,
     case NGX_MIROIR_CHANGE_REWEIGHT:
     case NGX_MIROIR_CHANGE_DRAIN:
     case NGX_MIROIR_CHANGE_REMOVE:
+    case NGX_MIROIR_CHANGE_EVICT:
 
         if (x < 0) {
             miroir_error_set(err, 404, "miroir_node_not_found",
@@ -685,7 +864,7 @@ ngx_miroir_rebalance_change(ngx_miroir_cluster_conf_t *cl,
         } else {
             n = (size_t) sn->sc->shards * sn->sc->replication;
 
-            if (!ch->force
+            if (!ch->force && ch->kind != NGX_MIROIR_CHANGE_EVICT
                 && ngx_miroir_rb_holds(sn->current, n, (ngx_uint_t) x))
             {
                 miroir_error_set(err, 409, "miroir_node_not_drained",
@@ -727,6 +906,10 @@ ngx_miroir_rebalance_change(ngx_miroir_cluster_conf_t *cl,
         }
 
         goto done;
+    }
+
+    if (sn->target) {
+        ngx_miroir_rb_inflight(sn, next);
     }
 
     ngx_miroir_rb_table(sn, sn->current, &cur);
@@ -777,13 +960,23 @@ ngx_miroir_rebalance_change(ngx_miroir_cluster_conf_t *cl,
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                  "miroir cluster \"%V\": topology version %uL: %s node "
-                  "\"%V\", %uD shards to move", &cl->name, res->version,
-                  ch->kind == NGX_MIROIR_CHANGE_ADD ? "added"
-                  : ch->kind == NGX_MIROIR_CHANGE_REWEIGHT ? "reweighted"
-                  : ch->kind == NGX_MIROIR_CHANGE_DRAIN ? "draining"
-                  : "removed", &ch->id, plan->shards_moving);
+    /* never the node key */
+
+    ngx_miroir_log_event(log, NGX_LOG_NOTICE, "topology_change", &cl->name,
+                         NULL, "action=%s node=%V addr=%*s weight=%ui "
+                         "force=%i version=%uL shards_moving=%uD",
+                         ch->kind == NGX_MIROIR_CHANGE_ADD ? "add"
+                         : ch->kind == NGX_MIROIR_CHANGE_REWEIGHT
+                           ? "reweight"
+                         : ch->kind == NGX_MIROIR_CHANGE_DRAIN ? "drain"
+                         : ch->kind == NGX_MIROIR_CHANGE_EVICT ? "evict"
+                         : ch->kind == NGX_MIROIR_CHANGE_REJOIN ? "rejoin"
+                         : "remove", &ch->id,
+                         (size_t) (ch->address.len ? ch->address.len : 1),
+                         ch->address.len ? ch->address.data : (u_char *) "-",
+                         ch->weight,
+                         (ngx_int_t) ch->force,
+                         res->version, plan->shards_moving);
 
     (void) ngx_miroir_rebalance_save(cl, log);
 
@@ -837,6 +1030,10 @@ ngx_miroir_rebalance_pause(ngx_miroir_cluster_conf_t *cl, ngx_uint_t paused)
 
     ngx_shmtx_unlock(&shpool->mutex);
 
+    ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_NOTICE, "topology_change",
+                         &cl->name, NULL, "action=%s",
+                         paused ? "pause" : "resume");
+
     (void) ngx_miroir_rebalance_save(cl, ngx_cycle->log);
 }
 
@@ -851,6 +1048,31 @@ ngx_miroir_rb_state_name(ngx_uint_t st)
     };
 
     return st < 4 ? names[st] : "unknown";
+}
+
+
+/* Shards read by name until their tags are right (an abandoned move). */
+static ngx_uint_t
+ngx_miroir_rb_retagging(ngx_miroir_cluster_conf_t *cl)
+{
+    ngx_uint_t                   i, n;
+    ngx_slab_pool_t             *shpool;
+    ngx_miroir_rebalance_shm_t  *rb;
+
+    shpool = ngx_miroir_rb_shpool();
+    n = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    rb = ngx_miroir_rb_get(cl->shm);
+
+    for (i = 0; rb && rb->retag && i < rb->nshards; i++) {
+        n += rb->retag[i];
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return n;
 }
 
 
@@ -977,6 +1199,10 @@ ngx_miroir_rebalance_status(ngx_miroir_cluster_conf_t *cl, ngx_log_t *log)
         }
     }
 
+    /* shards read by name until their tags are right again */
+    cJSON_AddNumberToObject(root, "shardsRetagging",
+                            (double) ngx_miroir_rb_retagging(cl));
+
     text = cJSON_PrintUnformatted(root);
 
     cJSON_Delete(root);
@@ -1055,6 +1281,8 @@ ngx_miroir_rebalance_save(ngx_miroir_cluster_conf_t *cl, ngx_log_t *log)
     ngx_miroir_main_conf_t      *mmcf;
     ngx_miroir_rebalance_shm_t  *rb;
     u_char                       keys[MIROIR_MAX_NODES][NGX_MIROIR_KEY_LEN];
+    uint8_t                      evicted[MIROIR_MAX_NODES];
+    uint8_t                     *retag;
 
     mmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_miroir_module);
@@ -1079,8 +1307,17 @@ ngx_miroir_rebalance_save(ngx_miroir_cluster_conf_t *cl, ngx_log_t *log)
 
     ngx_shmtx_lock(&shpool->mutex);
     rb = cl->shm->rebalance;
+    retag = NULL;
     if (rb) {
         ngx_memcpy(keys, rb->keys, sizeof(keys));
+        ngx_memcpy(evicted, rb->evicted, sizeof(evicted));
+
+        if (rb->retag && rb->nshards == sn->sc->shards) {
+            retag = ngx_alloc(rb->nshards, log);
+            if (retag) {
+                ngx_memcpy(retag, rb->retag, rb->nshards);
+            }
+        }
     }
     ngx_shmtx_unlock(&shpool->mutex);
 
@@ -1125,6 +1362,10 @@ ngx_miroir_rebalance_save(ngx_miroir_cluster_conf_t *cl, ngx_log_t *log)
         cJSON_AddNumberToObject(o, "weight", nd->weight);
         cJSON_AddNumberToObject(o, "state", nd->state);
 
+        if (evicted[i]) {
+            cJSON_AddBoolToObject(o, "evicted", 1);
+        }
+
         if (keys[i][0]) {
             cJSON_AddStringToObject(o, "key", (char *) keys[i]);
         }
@@ -1133,6 +1374,16 @@ ngx_miroir_rebalance_save(ngx_miroir_cluster_conf_t *cl, ngx_log_t *log)
     if (sn->stored) {
         cJSON_AddItemToObject(root, "current",
                               ngx_miroir_rb_owners_json(sn->current, n));
+    }
+
+    if (retag) {
+        o = cJSON_AddArrayToObject(root, "retag");
+
+        for (i = 0; o && i < sn->sc->shards; i++) {
+            if (retag[i]) {
+                cJSON_AddItemToArray(o, cJSON_CreateNumber(i));
+            }
+        }
     }
 
     if (sn->target) {
@@ -1155,6 +1406,10 @@ ngx_miroir_rebalance_save(ngx_miroir_cluster_conf_t *cl, ngx_log_t *log)
     seq = sn->seq;
     text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
+
+    if (retag) {
+        ngx_free(retag);
+    }
 
     /* the version a restart continues from */
     ngx_miroir_state_save(mmcf, sn->sc, log);
@@ -1361,6 +1616,19 @@ ngx_miroir_rebalance_zone_load(ngx_miroir_main_conf_t *mmcf,
         }
     }
 
+    v = cJSON_GetObjectItemCaseSensitive(root, "retag");
+    if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0) {
+        rb->retag = ngx_slab_calloc_locked(shpool, sc->shards);
+
+        cJSON_ArrayForEach(nv, v) {
+            if (rb->retag && cJSON_IsNumber(nv) && nv->valuedouble >= 0
+                && nv->valuedouble < sc->shards)
+            {
+                rb->retag[(size_t) nv->valuedouble] = 1;
+            }
+        }
+    }
+
     v = cJSON_GetObjectItemCaseSensitive(root, "target");
     if (cJSON_IsArray(v)) {
         rb->target = ngx_miroir_rb_load_owners(shpool, v, n, nnodes);
@@ -1404,6 +1672,10 @@ ngx_miroir_rebalance_zone_load(ngx_miroir_main_conf_t *mmcf,
 
         v = cJSON_GetObjectItemCaseSensitive(nv, "state");
         nd->state = cJSON_IsNumber(v) ? (uint32_t) v->valuedouble : 0;
+
+        v = cJSON_GetObjectItemCaseSensitive(nv, "evicted");
+        rb->evicted[i] = cJSON_IsTrue(v)
+                         && nd->state == NGX_MIROIR_NODE_REMOVED;
 
         v = cJSON_GetObjectItemCaseSensitive(nv, "key");
         if (cJSON_IsString(v)
@@ -1478,7 +1750,9 @@ ngx_miroir_rb_cache_get(ngx_miroir_cluster_conf_t *cl)
 
     /* unlocked peek: a stale read only delays the refresh by one call */
 
-    if (c->current && c->seq == rb->seq && c->version == cl->shm->version) {
+    if (c->current && c->seq == rb->seq && c->version == cl->shm->version
+        && c->retag_seq == rb->retag_seq)
+    {
         return c;
     }
 
@@ -1490,11 +1764,12 @@ ngx_miroir_rb_cache_get(ngx_miroir_cluster_conf_t *cl)
         c->target = ngx_alloc(n * sizeof(uint16_t), ngx_cycle->log);
         c->state = ngx_alloc(cl->shm->shards, ngx_cycle->log);
         c->migrating = ngx_alloc(cl->shm->shards, ngx_cycle->log);
+        c->retag = ngx_alloc(cl->shm->shards, ngx_cycle->log);
         c->source = ngx_alloc(cl->shm->shards * sizeof(uint16_t),
                               ngx_cycle->log);
 
         if (c->current == NULL || c->target == NULL || c->state == NULL
-            || c->migrating == NULL || c->source == NULL)
+            || c->migrating == NULL || c->source == NULL || c->retag == NULL)
         {
             c->current = NULL;
             return NULL;
@@ -1516,8 +1791,19 @@ ngx_miroir_rb_cache_get(ngx_miroir_cluster_conf_t *cl)
         ngx_memcpy(c->state, rb->shard_state, cl->shm->shards);
     }
 
+    if (rb && rb->retag) {
+        ngx_memcpy(c->retag, rb->retag, cl->shm->shards);
+        ngx_memcpy(c->current, rb->current, n * sizeof(uint16_t));
+
+    } else {
+        ngx_memzero(c->retag, cl->shm->shards);
+    }
+
     c->seq = cl->shm->rebalance
              ? ((ngx_miroir_rebalance_shm_t *) cl->shm->rebalance)->seq : 0;
+    c->retag_seq = cl->shm->rebalance
+                   ? ((ngx_miroir_rebalance_shm_t *)
+                      cl->shm->rebalance)->retag_seq : 0;
     c->version = cl->shm->version;
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -1528,8 +1814,11 @@ ngx_miroir_rb_cache_get(ngx_miroir_cluster_conf_t *cl)
          * tag its documents with the new owners (the old owners' leader
          * filters miss them, a new owner's would double them), and once
          * SWITCHED the old owners still hold copies until the delete.
+         * A shard whose move was abandoned too, until its tags are right
+         * again (ngx_miroir_rb_abandoned()).
          */
-        c->migrating[i] = c->state[i] != NGX_MIROIR_SHARD_STABLE;
+        c->migrating[i] = c->state[i] != NGX_MIROIR_SHARD_STABLE
+                          || c->retag[i];
         c->source[i] = 0;
 
         if (!c->migrating[i]) {
@@ -1648,6 +1937,57 @@ ngx_miroir_rebalance_is_stale(ngx_miroir_cluster_conf_t *cl,
 
 
 void
+ngx_miroir_rebalance_retag_done(ngx_miroir_cluster_conf_t *cl, uint32_t s,
+    const uint16_t *owners)
+{
+    ngx_uint_t                   done;
+    ngx_slab_pool_t             *shpool;
+    ngx_miroir_rebalance_shm_t  *rb;
+
+    shpool = ngx_miroir_rb_shpool();
+    done = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    rb = ngx_miroir_rb_get(cl->shm);
+
+    if (rb && rb->retag && s < rb->nshards && rb->retag[s]
+        && ngx_memcmp(&rb->current[(size_t) s * rb->rf], owners,
+                      rb->rf * sizeof(uint16_t)) == 0)
+    {
+        rb->retag[s] = 0;
+        rb->retag_seq++;
+        done = 1;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (done) {
+        ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_NOTICE, "shard_retagged",
+                             &cl->name, NULL, "shard=%uD", s);
+        (void) ngx_miroir_rebalance_save(cl, ngx_cycle->log);
+    }
+}
+
+
+ngx_uint_t
+ngx_miroir_rebalance_evicted(ngx_miroir_cluster_conf_t *cl, ngx_uint_t node)
+{
+    ngx_miroir_shm_cluster_t    *sc;
+    ngx_miroir_rebalance_shm_t  *rb;
+
+    sc = cl->shm;
+    rb = sc ? sc->rebalance : NULL;
+
+    /* bytes written under the lock by the change that evicts */
+
+    return rb != NULL && node < sc->nnodes
+           && sc->nodes[node].state == NGX_MIROIR_NODE_REMOVED
+           && rb->evicted[node];
+}
+
+
+void
 ngx_miroir_rebalance_health(ngx_miroir_cluster_conf_t *cl,
     ngx_uint_t *moving, ngx_uint_t *stale)
 {
@@ -1665,6 +2005,8 @@ ngx_miroir_rebalance_health(ngx_miroir_cluster_conf_t *cl,
 
     if (c) {
         for (s = 0; s < cl->shm->shards; s++) {
+            /* not the retag flags: nothing moves, reads only go by name
+               until the helper found the tags right */
             *moving += c->state[s] != NGX_MIROIR_SHARD_STABLE;
         }
     }

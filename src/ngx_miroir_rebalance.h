@@ -65,6 +65,25 @@ typedef struct {
     /* keys of nodes added at runtime (never exposed) */
     u_char                          keys[MIROIR_MAX_NODES]
                                         [NGX_MIROIR_KEY_LEN];
+
+    /* down_after (ngx_miroir_helper_down.c, written by the helper only):
+       ngx_current_msec of the first failed (answered) health probe of an
+       unbroken run, 0 when the last probe answered (failed) */
+    ngx_msec_t                      down_since[MIROIR_MAX_NODES];
+    ngx_msec_t                      up_since[MIROIR_MAX_NODES];
+
+    /* 1: the node was evicted by down_after (state removed, its shards
+       re-replicated); persisted, cleared when it rejoins */
+    uint8_t                         evicted[MIROIR_MAX_NODES];
+
+    /* slab, nshards, or NULL: 1 = a change abandoned the shard's move
+       back to its current owners, whose copies may still carry the
+       abandoned owner tags; read by name (like a moving shard) until the
+       helper finds every copy tagged right (ngx_miroir_helper_retag.c) */
+    uint8_t                        *retag;
+    ngx_atomic_t                    retag_seq;     /* bumped per clear (not
+                                                      seq: that would stop
+                                                      the helper's job) */
 } ngx_miroir_rebalance_shm_t;
 
 
@@ -101,7 +120,9 @@ typedef enum {
     NGX_MIROIR_CHANGE_ADD = 0,
     NGX_MIROIR_CHANGE_REWEIGHT,
     NGX_MIROIR_CHANGE_DRAIN,
-    NGX_MIROIR_CHANGE_REMOVE
+    NGX_MIROIR_CHANGE_REMOVE,
+    NGX_MIROIR_CHANGE_EVICT,        /* helper: down longer than down_after */
+    NGX_MIROIR_CHANGE_REJOIN        /* helper: an evicted node is back */
 } ngx_miroir_change_e;
 
 typedef struct {
@@ -178,6 +199,17 @@ void ngx_miroir_rebalance_mark_stale(ngx_miroir_cluster_conf_t *cl,
     ngx_uint_t node, ngx_uint_t shard);
 ngx_uint_t ngx_miroir_rebalance_is_stale(ngx_miroir_cluster_conf_t *cl,
     ngx_uint_t node, ngx_uint_t shard);
+
+/* The helper found every copy of shard s tagged with owners (rf node
+ * indexes: the current owners when it looked): clear its retag flag if
+ * they still are (ngx_miroir_helper_retag.c). */
+void ngx_miroir_rebalance_retag_done(ngx_miroir_cluster_conf_t *cl,
+    uint32_t s, const uint16_t *owners);
+
+/* 1 if node was evicted by down_after (for GET /_miroir/topology, the
+ * health reasons and the status page). */
+ngx_uint_t ngx_miroir_rebalance_evicted(ngx_miroir_cluster_conf_t *cl,
+    ngx_uint_t node);
 
 /* Health: shards moving and shards with a stale copy (yellow). */
 void ngx_miroir_rebalance_health(ngx_miroir_cluster_conf_t *cl,

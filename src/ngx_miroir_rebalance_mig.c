@@ -3,36 +3,62 @@
  * process (ngx_miroir_helper.c calls ngx_miroir_helper_step() every tick).
  *
  * A job is the plan between the zone's current and target tables.  Up to
- * rebalance_concurrency shards move at once; each one, for every index:
+ * rebalance_concurrency shards move at once.  A shard is copied in passes;
+ * a pass is
+ *
+ *   BARRIER       s0 = the shard's `started` write counter; wait until
+ *                 `done` reaches it (the writes begun before the pass are
+ *                 in the nodes' task queues; ngx_miroir_write_begin())
+ *
+ * then, for every index:
  *
  *   CREATE        POST /indexes on the new owners (failure = it exists)
  *   SETTINGS      GET the index settings from the source, PATCH them on
  *                 the new owners (Miroir's filterable fields come along)
+ *   SYNC          wait for the source's latest task of the index
  *   FETCH/WRITE   bounded batches: POST documents/fetch with the filter
  *                 `_miroir_shard = s` on the source; PUT the documents,
  *                 owner fields rewritten to the new owner list, to the new
  *                 owners, and only the primary key + owner fields to the
  *                 owners that keep the shard (PUT = partial update)
+ *   IDS/PRUNE     the shard's primary keys on the source and the new
+ *                 owners; delete on a new owner what the source lacks
  *   VERIFY        count the shard on the source and every new owner
  *
- * then SWITCH (the zone's current table takes the new owners: reads and
- * writes follow, version + 1, checkpoint saved) and DELETE (documents/delete
- * with the filter on the owners that no longer hold it).  Every write is a
- * node task, awaited by polling GET /tasks/{uid}.  Shard states in the zone
- * (planned, copying, switched) and the state file are the checkpoints: a
- * new helper (reload, crash) restarts copies from the beginning (they are
- * idempotent) and resumes pending deletes.  Nothing here blocks: every
- * request is a non-blocking ngx_miroir_hc_start() with a timeout.
+ * A pass during which `started` moved is dirty: a client write may have
+ * been overtaken by an older fetched copy, or a delete by the helper's
+ * PUT.  The helper then deletes the owner-field stubs on the owners that
+ * keep the shard (GHOSTS) and runs another pass; a dirty shard never
+ * switches.  After a clean pass: SWITCH (the zone's current table takes
+ * the new owners: reads and writes follow, version + 1, checkpoint saved)
+ * and, a cluster deadline later (reads planned before the switch may
+ * still read the old copies), DELETE (documents/delete with the filter on
+ * the owners that no longer hold it).  Every write is a node task,
+ * awaited by polling GET /tasks/{uid}.  Shard states in the zone (planned,
+ * copying, switched) and the state file are the checkpoints: a new helper
+ * (reload, crash) restarts copies from the beginning (they are idempotent)
+ * and resumes pending deletes, a whole deadline after it sees them.
+ * Nothing here blocks: every request is a non-blocking
+ * ngx_miroir_hc_start() with a timeout.
  *
- * With no rebalance pending, the same steps heal the copies the write
- * path marked stale: the stale copy is emptied (HEAL_CLEAR: a deletion it
- * missed must not come back), copied again from a fresh owner, counted,
- * and its mark cleared.
+ * The new copies of a plan are recorded (migcopies-<cluster>.json) before
+ * the first write; a recorded copy that no plan wants any more (an admin
+ * change during the copy) is an orphan: ORPHAN deletes it, and a pass
+ * without new owners tags the shard's documents again.  A node that
+ * cannot filter by Miroir's fields there (its index made by client
+ * writes, or a CREATE cut short) first gets a live owner's settings
+ * (FIELDS_GET/FIELDS_PUT), then ORPHAN runs again.
+ *
+ * With no rebalance pending, the same passes heal the copies the write
+ * path marked stale: the stale copy is emptied on the first pass
+ * (HEAL_CLEAR: a deletion it missed must not come back), copied again
+ * from a fresh owner, pruned, counted, and its mark cleared.
  */
 
 #include "ngx_miroir.h"
 #include "ngx_miroir_rebalance.h"
 #include "ngx_miroir_helper.h"
+#include "ngx_miroir_log.h"
 
 
 #define NGX_MIROIR_MIG_BATCH     1000
@@ -43,6 +69,10 @@
 #define NGX_MIROIR_MIG_SLOTS     64
 #define NGX_MIROIR_MIG_BACKOFF   5       /* s before a failed job retries */
 #define NGX_MIROIR_MIG_CLUSTERS  64
+#define NGX_MIROIR_MIG_REDOS     8       /* copy passes redone, then later */
+#define NGX_MIROIR_MIG_LOOK      20      /* ms between two barrier looks */
+#define NGX_MIROIR_MIG_COPIES    16384   /* copies in progress recorded */
+#define NGX_MIROIR_MIG_RETAG     0xffff  /* node of a retag record */
 
 
 /* the write path's stale marks (ngx_miroir_tasks.c) */
@@ -53,13 +83,21 @@ extern void ngx_miroir_stale_clear(ngx_miroir_cluster_conf_t *cl,
 
 enum {
     NGX_MIROIR_MIG_FREE = 0,
+    NGX_MIROIR_MIG_BARRIER,      /* a pass starts: writes in flight land */
     NGX_MIROIR_MIG_CREATE,
     NGX_MIROIR_MIG_SETTINGS_GET,
     NGX_MIROIR_MIG_SETTINGS_PUT,
     NGX_MIROIR_MIG_HEAL_CLEAR,
+    NGX_MIROIR_MIG_SYNC,         /* the source processed its tasks */
     NGX_MIROIR_MIG_FETCH,
+    NGX_MIROIR_MIG_IDS,          /* the shard's ids, source and copies */
+    NGX_MIROIR_MIG_PRUNE,        /* delete what the source lacks */
     NGX_MIROIR_MIG_VERIFY,
-    NGX_MIROIR_MIG_DELETE
+    NGX_MIROIR_MIG_GHOSTS,       /* a dirty pass: owner-field stubs */
+    NGX_MIROIR_MIG_DELETE,
+    NGX_MIROIR_MIG_ORPHAN,       /* a copy no plan wants any more */
+    NGX_MIROIR_MIG_FIELDS_GET,   /* ORPHAN: a node that cannot filter */
+    NGX_MIROIR_MIG_FIELDS_PUT
 };
 
 enum {
@@ -67,7 +105,9 @@ enum {
     NGX_MIROIR_REQ_SETTINGS,     /* keep the body */
     NGX_MIROIR_REQ_FETCH,        /* a batch: write it out */
     NGX_MIROIR_REQ_COUNT,        /* a total */
-    NGX_MIROIR_REQ_INDEXES       /* the index list of a job */
+    NGX_MIROIR_REQ_INDEXES,      /* the index list of a job */
+    NGX_MIROIR_REQ_LATEST,       /* the latest task of an index: await it */
+    NGX_MIROIR_REQ_IDS           /* a page of ids */
 };
 
 
@@ -93,11 +133,35 @@ typedef struct {
     ngx_uint_t                      attempts;
     ngx_uint_t                      in_run;      /* sending a step */
     ngx_uint_t                      heal;        /* re-sync a stale copy */
+    ngx_uint_t                      retag;       /* owner fields only */
+    ngx_uint_t                      orphan_all;  /* ORPHAN: every other
+                                                    node */
     uint16_t                        heal_node;
+
+    /* ORPHAN: nodes whose delete failed with invalid_document_filter
+       (an index created by client writes or by a CREATE step that was
+       cut short: Miroir's fields not filterable there); they get the
+       settings of a live owner (fields_from), then ORPHAN runs again */
+    uint8_t                         unfilterable[MIROIR_MAX_NODES];
+    ngx_uint_t                      fields_fixed;
+    uint16_t                        fields_from;
+
     uint64_t                        copied;
+    uint64_t                        pruned;
     int64_t                         totals[1 + MIROIR_MAX_RF];
     char                           *settings;
     ngx_event_t                     wait;
+
+    /* a copy pass: writes counted when it began (s0), passes redone */
+    ngx_atomic_uint_t               s0;
+    ngx_uint_t                      s0_set;
+    ngx_uint_t                      waits;
+    ngx_uint_t                      redo;
+
+    /* IDS/PRUNE: JSON texts of the primary keys, [0] = the source,
+       [1 + j] = new owner j */
+    ngx_pool_t                     *ids_pool;
+    ngx_array_t                    *ids[1 + MIROIR_MAX_RF];
 } ngx_miroir_mig_t;
 
 typedef struct {
@@ -107,6 +171,7 @@ typedef struct {
     ngx_uint_t                      kind;
     ngx_uint_t                      slot;
     ngx_uint_t                      ignore_failure;
+    ngx_uint_t                      offset;      /* REQ_IDS: the page */
     int64_t                         task;
     ngx_event_t                     poll;
 } ngx_miroir_req_t;
@@ -123,6 +188,7 @@ struct ngx_miroir_job_s {
     uint16_t                       *prev;
     uint8_t                        *state;
     uint8_t                        *skip;
+    uint8_t                        *retag;      /* abandoned moves (zone) */
     ngx_str_t                       ids[MIROIR_MAX_NODES];
     ngx_str_t                       addrs[MIROIR_MAX_NODES];
     ngx_str_t                       keys[MIROIR_MAX_NODES];
@@ -133,23 +199,53 @@ struct ngx_miroir_job_s {
     ngx_uint_t                      list_node;
     ngx_uint_t                      next;
     ngx_uint_t                      aborting;
+    ngx_uint_t                      waiting;     /* switched, not due */
+    ngx_uint_t                      orphan_next; /* copies looked at */
     ngx_uint_t                      heal_only;   /* no rebalance pending */
     ngx_uint_t                      nslots;
     ngx_miroir_mig_t                mig[NGX_MIROIR_MIG_SLOTS];
 };
 
 
+/*
+ * A copy this helper started on a node that does not own the shard yet
+ * (recorded before the first write, dropped at the switch).  One that no
+ * plan wants any more (an admin change during the copy) is an orphan:
+ * its documents are deleted.  Kept in migcopies-<cluster>.json, so a
+ * restart still finds them.
+ */
+typedef struct {
+    uint32_t                        shard;
+    u_char                          node[MIROIR_NODE_ID_LEN + 1];
+} ngx_miroir_mig_copy_t;
+
 typedef struct {
     ngx_miroir_job_t               *job;
     time_t                          retry_at;
+
+    ngx_miroir_mig_copy_t          *copies;      /* NGX_MIROIR_MIG_COPIES */
+    ngx_uint_t                      ncopies;
+    ngx_uint_t                      copies_loaded;
+    ngx_uint_t                      copies_dirty; /* drops not saved yet */
+
+    /* when this helper switched each shard (0: not seen yet); the old
+       copies are deleted a cluster deadline later */
+    ngx_msec_t                     *switched_at;
+    uint32_t                        nswitched;
 } ngx_miroir_helper_cl_t;
 
 static ngx_miroir_helper_cl_t  ngx_miroir_helper_cl[NGX_MIROIR_MIG_CLUSTERS];
+
+static ngx_str_t  ngx_miroir_mig_records = ngx_string("records");
 
 
 static void ngx_miroir_mig_run(ngx_miroir_mig_t *mig);
 static void ngx_miroir_mig_done(ngx_miroir_mig_t *mig);
 static void ngx_miroir_mig_answer(ngx_miroir_hc_t *hc);
+static uint16_t ngx_miroir_mig_first_dest(ngx_miroir_mig_t *mig);
+static ngx_uint_t ngx_miroir_job_usable(ngx_miroir_job_t *job, uint16_t x);
+static ngx_msec_t ngx_miroir_mig_switched_at(ngx_miroir_job_t *job,
+    uint32_t s, ngx_uint_t set);
 
 
 static ngx_slab_pool_t *
@@ -271,6 +367,43 @@ ngx_miroir_mig_send(ngx_miroir_job_t *job, ngx_miroir_mig_t *mig,
 }
 
 
+static ngx_int_t
+ngx_miroir_mig_send_ids(ngx_miroir_job_t *job, ngx_miroir_mig_t *mig,
+    uint16_t node, ngx_str_t *uri, ngx_str_t *body, ngx_uint_t slot,
+    ngx_uint_t offset)
+{
+    ngx_miroir_req_t  *req;
+
+    req = ngx_calloc(sizeof(ngx_miroir_req_t), ngx_cycle->log);
+    if (req == NULL) {
+        return NGX_ERROR;
+    }
+
+    req->mig = mig;
+    req->job = job;
+    req->node = node;
+    req->kind = NGX_MIROIR_REQ_IDS;
+    req->slot = slot;
+    req->offset = offset;
+    req->task = -1;
+
+    mig->pending++;
+
+    if (ngx_miroir_hc_start(&job->addrs[node], "POST", uri, &job->keys[node],
+                            body, NGX_MIROIR_MIG_TIMEOUT,
+                            ngx_miroir_mig_answer, req, ngx_cycle->log)
+        != NGX_OK)
+    {
+        mig->pending--;
+        mig->failed = 1;
+        ngx_free(req);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /* A request of a shard is over (ok or not). */
 static void
 ngx_miroir_req_end(ngx_miroir_req_t *req, ngx_uint_t ok)
@@ -328,6 +461,32 @@ ngx_miroir_req_poll(ngx_event_t *ev)
 
 
 static void ngx_miroir_mig_fetched(ngx_miroir_req_t *req, cJSON *json);
+static ngx_int_t ngx_miroir_mig_ids(ngx_miroir_req_t *req, cJSON *json);
+
+
+/*
+ * ORPHAN: a delete by filter that failed because the node cannot filter
+ * by Miroir's fields (err: the error object, of the task or the answer).
+ */
+static void
+ngx_miroir_mig_filter_failed(ngx_miroir_req_t *req, cJSON *err)
+{
+    cJSON  *code;
+
+    if (req->mig == NULL || req->mig->step != NGX_MIROIR_MIG_ORPHAN
+        || req->node >= MIROIR_MAX_NODES)
+    {
+        return;
+    }
+
+    code = cJSON_GetObjectItemCaseSensitive(err, "code");
+
+    if (cJSON_IsString(code)
+        && ngx_strcmp(code->valuestring, "invalid_document_filter") == 0)
+    {
+        req->mig->unfilterable[req->node] = 1;
+    }
+}
 
 
 static void
@@ -378,6 +537,11 @@ ngx_miroir_mig_answer(ngx_miroir_hc_t *hc)
         ok = hc->status == 200 && cJSON_IsString(v)
              && ngx_strcmp(v->valuestring, "succeeded") == 0;
 
+        if (!ok) {
+            ngx_miroir_mig_filter_failed(req,
+                cJSON_GetObjectItemCaseSensitive(json, "error"));
+        }
+
         if (!ok && !req->ignore_failure) {
             ngx_miroir_mig_error(job, "node `%V`: task %L: %*s",
                                  &job->ids[req->node], req->task,
@@ -391,6 +555,8 @@ ngx_miroir_mig_answer(ngx_miroir_hc_t *hc)
     }
 
     if (hc->status < 200 || hc->status > 299 || json == NULL) {
+        ngx_miroir_mig_filter_failed(req, json);
+
         if (!req->ignore_failure) {
             ngx_miroir_mig_error(job, "node `%V` answered %i: %*s",
                                  &job->ids[req->node], hc->status,
@@ -446,6 +612,39 @@ ngx_miroir_mig_answer(ngx_miroir_hc_t *hc)
         ngx_miroir_mig_fetched(req, json);
         cJSON_Delete(json);
         ngx_miroir_req_end(req, 1);
+        return;
+
+    case NGX_MIROIR_REQ_IDS:
+        ok = ngx_miroir_mig_ids(req, json) == NGX_OK;
+        cJSON_Delete(json);
+        ngx_miroir_req_end(req, ok);
+        return;
+
+    case NGX_MIROIR_REQ_LATEST:
+        /* the index's latest task: once it is over, so are the others
+           (a node processes the tasks of an index in order) */
+        v = cJSON_GetObjectItemCaseSensitive(json, "results");
+        o = cJSON_GetArrayItem(v, 0);
+        v = cJSON_GetObjectItemCaseSensitive(o, "uid");
+        o = cJSON_GetObjectItemCaseSensitive(o, "status");
+
+        if (!cJSON_IsNumber(v) || !cJSON_IsString(o)
+            || (ngx_strcmp(o->valuestring, "enqueued") != 0
+                && ngx_strcmp(o->valuestring, "processing") != 0))
+        {
+            cJSON_Delete(json);
+            ngx_miroir_req_end(req, 1);
+            return;
+        }
+
+        req->task = (int64_t) v->valuedouble;
+        req->ignore_failure = 1;         /* a failed task is over too */
+        cJSON_Delete(json);
+
+        req->poll.handler = ngx_miroir_req_poll;
+        req->poll.data = req;
+        req->poll.log = ngx_cycle->log;
+        ngx_add_timer(&req->poll, NGX_MIROIR_MIG_POLL);
         return;
 
     case NGX_MIROIR_REQ_INDEXES:
@@ -506,14 +705,131 @@ ngx_miroir_mig_answer(ngx_miroir_hc_t *hc)
 }
 
 
+/* A page of ids: keep their JSON texts; a full page asks for the next. */
+static ngx_int_t
+ngx_miroir_mig_ids(ngx_miroir_req_t *req, cJSON *json)
+{
+    char                    *text;
+    cJSON                   *results, *doc, *id;
+    u_char                   ubuf[512], bbuf[512], *p;
+    ngx_str_t                uri, body, *e;
+    ngx_uint_t               n;
+    ngx_miroir_mig_t        *mig;
+    ngx_miroir_mig_index_t  *ix;
+
+    mig = req->mig;
+    ix = (ngx_miroir_mig_index_t *) req->job->indexes.elts + mig->index;
+
+    if (mig->ids_pool == NULL || mig->ids[req->slot] == NULL) {
+        return NGX_ERROR;
+    }
+
+    results = cJSON_GetObjectItemCaseSensitive(json, "results");
+    n = 0;
+
+    cJSON_ArrayForEach(doc, results) {
+        n++;
+        id = cJSON_GetObjectItemCaseSensitive(doc, (char *) ix->pk.data);
+        text = id ? cJSON_PrintUnformatted(id) : NULL;
+
+        if (text == NULL) {
+            return NGX_ERROR;
+        }
+
+        e = ngx_array_push(mig->ids[req->slot]);
+        if (e == NULL) {
+            free(text);
+            return NGX_ERROR;
+        }
+
+        e->len = ngx_strlen(text);
+        e->data = ngx_pnalloc(mig->ids_pool, e->len);
+        if (e->data == NULL) {
+            free(text);
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(e->data, text, e->len);
+        free(text);
+    }
+
+    if (n < NGX_MIROIR_MIG_BATCH) {
+        return NGX_OK;
+    }
+
+    /* the next page (this request is still pending: the step goes on) */
+
+    p = ngx_snprintf(ubuf, sizeof(ubuf), "/indexes/%V/documents/fetch",
+                     &ix->uid);
+    uri.data = ubuf;
+    uri.len = p - ubuf;
+    p = ngx_snprintf(bbuf, sizeof(bbuf),
+                     "{\"filter\":\"_miroir_shard = %uD\",\"fields\":[\"%V\"],"
+                     "\"limit\":%d,\"offset\":%ui}", mig->shard, &ix->pk,
+                     NGX_MIROIR_MIG_BATCH, req->offset + NGX_MIROIR_MIG_BATCH);
+    body.data = bbuf;
+    body.len = p - bbuf;
+
+    return ngx_miroir_mig_send_ids(req->job, mig, req->node, &uri, &body,
+                                   req->slot, req->offset
+                                              + NGX_MIROIR_MIG_BATCH);
+}
+
+
+static int ngx_libc_cdecl
+ngx_miroir_mig_idcmp(const void *a, const void *b)
+{
+    const ngx_str_t  *x = a, *y = b;
+    int               rc;
+
+    rc = ngx_memcmp(x->data, y->data, ngx_min(x->len, y->len));
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+
+static void
+ngx_miroir_mig_ids_free(ngx_miroir_mig_t *mig)
+{
+    if (mig->ids_pool) {
+        ngx_destroy_pool(mig->ids_pool);
+        mig->ids_pool = NULL;
+    }
+
+    ngx_memzero(mig->ids, sizeof(mig->ids));
+}
+
+
+/* Whether a write touched the shard since the copy pass began. */
+static ngx_uint_t
+ngx_miroir_mig_dirty(ngx_miroir_mig_t *mig)
+{
+    ngx_miroir_write_count_t  *wc;
+
+    wc = mig->job->cl->shm->writes;
+
+    if (wc == NULL) {
+        return 0;
+    }
+
+    wc += mig->shard % NGX_MIROIR_WRITE_BUCKETS;
+
+    return wc->started != mig->s0;
+}
+
+
 /* A batch arrived: write it to the new owners, owner fields rewritten. */
 static void
 ngx_miroir_mig_fetched(ngx_miroir_req_t *req, cJSON *json)
 {
     char                    *full, *tags, name[16];
     cJSON                   *results, *doc, *small, *arr, *id;
-    u_char                   ubuf[512], *p;
-    ngx_str_t                uri, body;
+    u_char                   ubuf[512], kbuf[32], *p;
+    ngx_str_t                uri, body, key;
     ngx_uint_t               j, n;
     ngx_slab_pool_t         *shpool;
     ngx_miroir_job_t        *job;
@@ -609,6 +925,15 @@ ngx_miroir_mig_fetched(ngx_miroir_req_t *req, cJSON *json)
 
     mig->copied += n;
 
+    key.data = kbuf;
+    key.len = ngx_sprintf(kbuf, "%uD", mig->shard) - kbuf;
+
+    ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_INFO, "migration_step",
+                         &job->cl->name, &key,
+                         "shard=%uD step=fetched index=%V documents=%ui "
+                         "pass=%ui heal=%ui", mig->shard, &ix->uid, n,
+                         mig->redo, mig->heal);
+
     shpool = ngx_miroir_mig_shpool();
     ngx_shmtx_lock(&shpool->mutex);
     rb = job->cl->shm->rebalance;
@@ -654,23 +979,42 @@ ngx_miroir_mig_release(ngx_miroir_mig_t *mig)
 
     free(mig->settings);
     mig->settings = NULL;
+    ngx_miroir_mig_ids_free(mig);
     mig->step = NGX_MIROIR_MIG_FREE;
 }
 
 
+/*
+ * The zone's state of shard s (zone seq unchanged since the job read it).
+ * STABLE only if the shard's current owners are its target: a shard that
+ * an admin change planned again while it was SWITCHED (its old copies not
+ * deleted yet) keeps that state until its DELETE, and then has a move
+ * ahead (writes already tag it with the new target): PLANNED, which this
+ * job starts on its next round.
+ */
 static void
 ngx_miroir_mig_state(ngx_miroir_job_t *job, uint32_t s, ngx_uint_t state)
 {
+    size_t                       k, bytes;
     ngx_slab_pool_t             *shpool;
     ngx_miroir_rebalance_shm_t  *rb;
 
     shpool = ngx_miroir_mig_shpool();
+    k = (size_t) s * job->rf;
+    bytes = job->rf * sizeof(uint16_t);
 
     ngx_shmtx_lock(&shpool->mutex);
 
     rb = job->cl->shm->rebalance;
 
     if (rb && rb->seq == job->seq && rb->shard_state) {
+        if (state == NGX_MIROIR_SHARD_STABLE && rb->target && rb->current
+            && ngx_memcmp(&rb->target[k], &rb->current[k], bytes) != 0)
+        {
+            state = NGX_MIROIR_SHARD_PLANNED;
+            job->waiting = 1;
+        }
+
         rb->shard_state[s] = (uint8_t) state;
         rb->seq++;
         job->seq = rb->seq;
@@ -688,6 +1032,370 @@ ngx_miroir_mig_state(ngx_miroir_job_t *job, uint32_t s, ngx_uint_t state)
     job->state[s] = (uint8_t) state;
 
     (void) ngx_miroir_rebalance_save(job->cl, ngx_cycle->log);
+}
+
+
+/* ------------------------------------------------------------ copies */
+
+static ngx_int_t
+ngx_miroir_copies_path(ngx_miroir_cluster_conf_t *cl, u_char *buf,
+    size_t size, const char *suffix)
+{
+    u_char                  *p;
+    ngx_miroir_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_miroir_module);
+
+    if (mmcf->state_path.len == 0
+        || mmcf->state_path.len + cl->name.len + 64 > size)
+    {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_snprintf(buf, size - 1, "%V/migcopies-%V.json%s",
+                     &mmcf->state_path, &cl->name, suffix);
+    *p = '\0';
+
+    return NGX_OK;
+}
+
+
+/* The records of this cluster, read once per helper process. */
+static ngx_miroir_helper_cl_t *
+ngx_miroir_copies_get(ngx_miroir_cluster_conf_t *cl)
+{
+    char                    *text;
+    cJSON                   *root, *arr, *o, *sh, *nd;
+    ssize_t                  n;
+    ngx_fd_t                 fd;
+    ngx_file_info_t          fi;
+    ngx_miroir_mig_copy_t   *c;
+    ngx_miroir_helper_cl_t  *hcl;
+    u_char                   path[NGX_MAX_PATH];
+
+    hcl = &ngx_miroir_helper_cl[cl->index];
+
+    if (hcl->copies_loaded) {
+        return hcl->copies ? hcl : NULL;
+    }
+
+    hcl->copies_loaded = 1;
+    hcl->copies = ngx_calloc(NGX_MIROIR_MIG_COPIES
+                             * sizeof(ngx_miroir_mig_copy_t), ngx_cycle->log);
+    if (hcl->copies == NULL) {
+        return NULL;
+    }
+
+    if (ngx_miroir_copies_path(cl, path, sizeof(path), "") != NGX_OK) {
+        return hcl;
+    }
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        return hcl;
+    }
+
+    text = NULL;
+
+    if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR
+        && ngx_file_size(&fi) < 16 * 1024 * 1024)
+    {
+        text = ngx_alloc((size_t) ngx_file_size(&fi) + 1, ngx_cycle->log);
+    }
+
+    n = text ? read(fd, text, (size_t) ngx_file_size(&fi)) : -1;
+    (void) ngx_close_file(fd);
+
+    root = n >= 0 ? cJSON_ParseWithLength(text, (size_t) n) : NULL;
+    ngx_free(text);
+
+    arr = cJSON_GetObjectItemCaseSensitive(root, "copies");
+
+    cJSON_ArrayForEach(o, arr) {
+        sh = cJSON_GetObjectItemCaseSensitive(o, "shard");
+        nd = cJSON_GetObjectItemCaseSensitive(o, "node");
+
+        if (!cJSON_IsNumber(sh) || !cJSON_IsString(nd)
+            || ngx_strlen(nd->valuestring) > MIROIR_NODE_ID_LEN
+            || hcl->ncopies == NGX_MIROIR_MIG_COPIES)
+        {
+            continue;
+        }
+
+        c = &hcl->copies[hcl->ncopies++];
+        c->shard = (uint32_t) sh->valuedouble;
+        ngx_cpystrn(c->node, (u_char *) nd->valuestring,
+                    MIROIR_NODE_ID_LEN + 1);
+    }
+
+    cJSON_Delete(root);
+
+    return hcl;
+}
+
+
+/* Write the records atomically (temporary file, fsync, rename). */
+static ngx_int_t
+ngx_miroir_copies_save(ngx_miroir_cluster_conf_t *cl,
+    ngx_miroir_helper_cl_t *hcl)
+{
+    int          fd;
+    char        *text;
+    cJSON       *root, *arr, *o;
+    size_t       len;
+    ngx_int_t    rc;
+    ngx_uint_t   i;
+    u_char       path[NGX_MAX_PATH], tmp[NGX_MAX_PATH];
+
+    if (ngx_miroir_copies_path(cl, path, sizeof(path), "") != NGX_OK
+        || ngx_miroir_copies_path(cl, tmp, sizeof(tmp), ".tmp") != NGX_OK)
+    {
+        return NGX_OK;              /* no state directory: memory only */
+    }
+
+    root = cJSON_CreateObject();
+    arr = cJSON_AddArrayToObject(root, "copies");
+
+    if (arr == NULL) {
+        cJSON_Delete(root);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < hcl->ncopies; i++) {
+        o = cJSON_CreateObject();
+        cJSON_AddItemToArray(arr, o);
+
+        if (cJSON_AddNumberToObject(o, "shard", hcl->copies[i].shard) == NULL
+            || cJSON_AddStringToObject(o, "node",
+                                       (char *) hcl->copies[i].node) == NULL)
+        {
+            cJSON_Delete(root);
+            return NGX_ERROR;
+        }
+    }
+
+    text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+    len = ngx_strlen(text);
+    hcl->copies_dirty = 0;
+
+    fd = open((char *) tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    if (fd != -1) {
+        if (write(fd, text, len) == (ssize_t) len && fsync(fd) == 0) {
+            rc = NGX_OK;
+        }
+
+        close(fd);
+
+        if (rc == NGX_OK && rename((char *) tmp, (char *) path) != 0) {
+            rc = NGX_ERROR;
+        }
+    }
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "miroir helper: cannot write \"%s\"", path);
+    }
+
+    free(text);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_miroir_copies_add(ngx_miroir_job_t *job, uint32_t s, uint16_t x)
+{
+    ngx_uint_t               i;
+    ngx_miroir_mig_copy_t   *c;
+    ngx_miroir_helper_cl_t  *hcl;
+
+    hcl = ngx_miroir_copies_get(job->cl);
+
+    if (hcl == NULL || job->ids[x].len > MIROIR_NODE_ID_LEN) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < hcl->ncopies; i++) {
+        c = &hcl->copies[i];
+
+        if (c->shard == s
+            && ngx_strcmp(c->node, job->ids[x].data) == 0)
+        {
+            return NGX_DONE;
+        }
+    }
+
+    if (hcl->ncopies == NGX_MIROIR_MIG_COPIES) {
+        return NGX_ERROR;
+    }
+
+    c = &hcl->copies[hcl->ncopies++];
+    c->shard = s;
+    ngx_cpystrn(c->node, job->ids[x].data, MIROIR_NODE_ID_LEN + 1);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A job's plan: writes of its shards already reach the new owners (the
+ * write hook), so every new copy is recorded before the helper starts.
+ */
+static ngx_int_t
+ngx_miroir_copies_plan(ngx_miroir_job_t *job)
+{
+    uint32_t                 s, j, rf;
+    ngx_int_t                rc;
+    ngx_uint_t               added;
+    uint16_t                *cur, *tgt;
+    ngx_miroir_helper_cl_t  *hcl;
+
+    hcl = ngx_miroir_copies_get(job->cl);
+    if (hcl == NULL) {
+        return NGX_ERROR;
+    }
+
+    rf = job->rf;
+    added = 0;
+
+    for (s = 0; s < job->nshards; s++) {
+        cur = job->current + s * rf;
+        tgt = job->target + s * rf;
+
+        if (job->state[s] == NGX_MIROIR_SHARD_SWITCHED) {
+            continue;
+        }
+
+        for (j = 0; j < rf; j++) {
+            if (ngx_miroir_mig_in(cur, rf, tgt[j])) {
+                continue;
+            }
+
+            rc = ngx_miroir_copies_add(job, s, tgt[j]);
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            added += rc == NGX_OK;
+        }
+    }
+
+    return added ? ngx_miroir_copies_save(job->cl, hcl) : NGX_OK;
+}
+
+
+/*
+ * The copy of shard s on x is owned (switched) or deleted: forget it.
+ * x NGX_MIROIR_MIG_RETAG: the shard's retag record (see
+ * ngx_miroir_job_orphans()).
+ */
+static void
+ngx_miroir_copies_drop(ngx_miroir_job_t *job, uint32_t s, uint16_t x)
+{
+    u_char                  *id;
+    ngx_uint_t               i;
+    ngx_miroir_helper_cl_t  *hcl;
+
+    hcl = ngx_miroir_copies_get(job->cl);
+
+    if (hcl == NULL) {
+        return;
+    }
+
+    id = x == NGX_MIROIR_MIG_RETAG ? (u_char *) "" : job->ids[x].data;
+
+    for (i = 0; i < hcl->ncopies; i++) {
+        if (hcl->copies[i].shard == s
+            && ngx_strcmp(hcl->copies[i].node, id) == 0)
+        {
+            /* saved on the next tick: a drop that a crash loses only
+               costs a useless delete or retag */
+            hcl->copies[i] = hcl->copies[--hcl->ncopies];
+            hcl->copies_dirty = 1;
+            return;
+        }
+    }
+}
+
+
+/* Forget the records of shard s on nodes that will not own it. */
+static void
+ngx_miroir_copies_drop_others(ngx_miroir_job_t *job, uint32_t s)
+{
+    ngx_uint_t               i, j;
+    ngx_miroir_helper_cl_t  *hcl;
+
+    hcl = ngx_miroir_copies_get(job->cl);
+
+    for (i = 0; hcl && i < hcl->ncopies; /* void */ ) {
+        if (hcl->copies[i].shard != s) {
+            i++;
+            continue;
+        }
+
+        for (j = 0; j < job->rf; j++) {
+            if (ngx_strcmp(hcl->copies[i].node,
+                           job->ids[job->target[s * job->rf + j]].data)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (j < job->rf) {
+            i++;
+            continue;
+        }
+
+        hcl->copies[i] = hcl->copies[--hcl->ncopies];
+        hcl->copies_dirty = 1;
+    }
+}
+
+
+/* Shard s must be tagged again once it stops moving (record node ""). */
+static void
+ngx_miroir_copies_retag(ngx_miroir_job_t *job, uint32_t s)
+{
+    ngx_uint_t               i;
+    ngx_miroir_mig_copy_t   *c;
+    ngx_miroir_helper_cl_t  *hcl;
+
+    hcl = ngx_miroir_copies_get(job->cl);
+
+    if (hcl == NULL) {
+        return;
+    }
+
+    for (i = 0; i < hcl->ncopies; i++) {
+        if (hcl->copies[i].shard == s && hcl->copies[i].node[0] == '\0') {
+            return;
+        }
+    }
+
+    if (hcl->ncopies == NGX_MIROIR_MIG_COPIES) {
+        ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_WARN, "migration_error",
+                             &job->cl->name, &ngx_miroir_mig_records,
+                             "shard=%uD reason=\"cannot record its retag\"",
+                             s);
+        return;
+    }
+
+    c = &hcl->copies[hcl->ncopies++];
+    c->shard = s;
+    c->node[0] = '\0';
+
+    (void) ngx_miroir_copies_save(job->cl, hcl);
 }
 
 
@@ -744,9 +1452,280 @@ ngx_miroir_mig_switch(ngx_miroir_mig_t *mig)
                       "miroir helper: cluster \"%V\": shard %uD switched "
                       "(%uL documents copied)", &job->cl->name, s,
                       mig->copied);
+
+        ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_NOTICE,
+                             "migration_switch", &job->cl->name, NULL,
+                             "shard=%uD from=%V to=%V documents=%uL "
+                             "redo=%ui", s, &job->ids[mig->source],
+                             &job->ids[ngx_miroir_mig_first_dest(mig)],
+                             mig->copied, mig->redo);
     }
 
     return rc;
+}
+
+
+/* Set an orphan's shard up for a retag pass if it stays where it is. */
+static ngx_int_t
+ngx_miroir_mig_retag(ngx_miroir_mig_t *mig)
+{
+    uint32_t           s, j, rf;
+    ngx_miroir_job_t  *job;
+
+    job = mig->job;
+    s = mig->shard;
+    rf = job->rf;
+
+    if (job->state[s] != NGX_MIROIR_SHARD_STABLE
+        || ngx_memcmp(&job->current[s * rf], &job->target[s * rf],
+                      rf * sizeof(uint16_t)) != 0)
+    {
+        return NGX_DECLINED;        /* a move (re)tags it anyway */
+    }
+
+    for (j = 0; j < rf; j++) {
+        if (ngx_miroir_job_usable(job, job->current[s * rf + j])) {
+            mig->source = job->current[s * rf + j];
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * ORPHAN: a delete failed for want of filterable fields on some node, and
+ * a live owner of the shard can give its settings (fields_from).
+ */
+static ngx_uint_t
+ngx_miroir_mig_unfilterable(ngx_miroir_mig_t *mig)
+{
+    uint16_t           x;
+    ngx_uint_t         j, any;
+    ngx_miroir_job_t  *job;
+
+    job = mig->job;
+    any = 0;
+
+    for (j = 0; j < job->nnodes && j < MIROIR_MAX_NODES; j++) {
+        any |= mig->unfilterable[j];
+    }
+
+    if (!any) {
+        return 0;
+    }
+
+    for (j = 0; j < job->rf; j++) {
+        x = job->current[mig->shard * job->rf + j];
+
+        if (ngx_miroir_job_usable(job, x) && !mig->unfilterable[x]) {
+            mig->fields_from = x;
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* An old owner that loses the shard (for the log lines). */
+static uint16_t
+ngx_miroir_mig_first_lost(ngx_miroir_mig_t *mig)
+{
+    ngx_uint_t  j;
+
+    for (j = 0; j < mig->job->rf; j++) {
+        if (!ngx_miroir_mig_in(mig->new, mig->job->rf, mig->old[j])) {
+            return mig->old[j];
+        }
+    }
+
+    return mig->old[0];
+}
+
+
+/* A new owner that gets whole documents (for the log lines). */
+static uint16_t
+ngx_miroir_mig_first_dest(ngx_miroir_mig_t *mig)
+{
+    ngx_uint_t  j;
+
+    for (j = 0; j < mig->job->rf; j++) {
+        if (ngx_miroir_mig_writes(mig, j) && ngx_miroir_mig_dest(mig, j)) {
+            return mig->new[j];
+        }
+    }
+
+    return mig->new[0];
+}
+
+
+/*
+ * A shard left for a later job: a migration_error line (rate-limited per
+ * shard); a failure (count) also goes to progress.errors and lastError,
+ * writes that kept changing the shard only to the log.
+ */
+static void
+ngx_miroir_mig_shard_error(ngx_miroir_mig_t *mig, ngx_uint_t count,
+    const char *fmt, ...)
+{
+    u_char      *p;
+    va_list      args;
+    ngx_str_t    key;
+    u_char       msg[200], kbuf[32];
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(msg, msg + sizeof(msg) - 1, fmt, args);
+    va_end(args);
+    *p = '\0';
+
+    if (count) {
+        ngx_miroir_mig_error(mig->job, "shard %uD: %s", mig->shard, msg);
+    }
+
+    key.data = kbuf;
+    key.len = ngx_sprintf(kbuf, "%uD", mig->shard) - kbuf;
+
+    ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_WARN, "migration_error",
+                         &mig->job->cl->name, &key,
+                         "shard=%uD from=%V to=%V redo=%ui heal=%ui "
+                         "reason=\"%s\"", mig->shard,
+                         &mig->job->ids[mig->source],
+                         &mig->job->ids[ngx_miroir_mig_first_dest(mig)],
+                         mig->redo, mig->heal, msg);
+}
+
+
+/*
+ * The switch time of shard s in this helper: set = 1 records now; else
+ * returns it, recording now when unknown (a new helper, after a reload
+ * or a crash, waits a whole deadline again).
+ */
+static ngx_msec_t
+ngx_miroir_mig_switched_at(ngx_miroir_job_t *job, uint32_t s, ngx_uint_t set)
+{
+    ngx_msec_t              now;
+    ngx_miroir_helper_cl_t *hcl;
+
+    hcl = &ngx_miroir_helper_cl[job->cl->index];
+    now = ngx_current_msec ? ngx_current_msec : 1;
+
+    if (hcl->switched_at == NULL || hcl->nswitched != job->nshards) {
+        ngx_free(hcl->switched_at);
+        hcl->switched_at = ngx_calloc(job->nshards * sizeof(ngx_msec_t),
+                                      ngx_cycle->log);
+        hcl->nswitched = hcl->switched_at ? job->nshards : 0;
+
+        if (hcl->switched_at == NULL) {
+            return set ? now : 0;     /* no memory: delete at once */
+        }
+    }
+
+    if (set || hcl->switched_at[s] == 0) {
+        hcl->switched_at[s] = now;
+    }
+
+    return hcl->switched_at[s];
+}
+
+
+/*
+ * PRUNE: on each new copy, delete the ids the source does not have (a
+ * client delete overtaken by this helper's add).  Returns the requests
+ * sent.
+ */
+static ngx_uint_t
+ngx_miroir_mig_prune(ngx_miroir_mig_t *mig)
+{
+    u_char                  ubuf[512], *p;
+    size_t                  len;
+    ngx_str_t               uri, body, *src, *dst;
+    ngx_uint_t              j, a, b, n, sent;
+    ngx_miroir_job_t       *job;
+    ngx_miroir_mig_index_t *ix;
+
+    job = mig->job;
+    ix = ngx_miroir_mig_ix(mig);
+    sent = 0;
+
+    if (mig->ids[0] == NULL) {
+        return 0;
+    }
+
+    src = mig->ids[0]->elts;
+    ngx_qsort(src, mig->ids[0]->nelts, sizeof(ngx_str_t),
+              ngx_miroir_mig_idcmp);
+
+    p = ngx_snprintf(ubuf, sizeof(ubuf),
+                     "/indexes/%V/documents/delete-batch", &ix->uid);
+    uri.data = ubuf;
+    uri.len = p - ubuf;
+
+    for (j = 1; j <= job->rf; j++) {
+        if (mig->ids[j] == NULL || mig->ids[j]->nelts == 0) {
+            continue;
+        }
+
+        dst = mig->ids[j]->elts;
+        ngx_qsort(dst, mig->ids[j]->nelts, sizeof(ngx_str_t),
+                  ngx_miroir_mig_idcmp);
+
+        /* the extra ids, moved to the front of dst */
+
+        n = 0;
+        len = 2;
+
+        for (a = 0, b = 0; b < mig->ids[j]->nelts; b++) {
+            while (a < mig->ids[0]->nelts
+                   && ngx_miroir_mig_idcmp(&src[a], &dst[b]) < 0)
+            {
+                a++;
+            }
+
+            if (a < mig->ids[0]->nelts
+                && ngx_miroir_mig_idcmp(&src[a], &dst[b]) == 0)
+            {
+                continue;
+            }
+
+            len += dst[b].len + 1;
+            dst[n++] = dst[b];
+        }
+
+        if (n == 0) {
+            continue;
+        }
+
+        body.data = ngx_pnalloc(mig->ids_pool, len);
+        if (body.data == NULL) {
+            mig->failed = 1;
+            break;
+        }
+
+        p = body.data;
+        *p++ = '[';
+
+        for (b = 0; b < n; b++) {
+            if (b) {
+                *p++ = ',';
+            }
+
+            p = ngx_cpymem(p, dst[b].data, dst[b].len);
+        }
+
+        *p++ = ']';
+        body.len = p - body.data;
+
+        mig->pruned += n;
+        sent++;
+
+        (void) ngx_miroir_mig_send(job, mig, mig->new[j - 1],
+                                   NGX_MIROIR_REQ_TASK, "POST", &uri, &body,
+                                   0, 0);
+    }
+
+    return sent;
 }
 
 
@@ -758,6 +1737,7 @@ ngx_miroir_mig_run(ngx_miroir_mig_t *mig)
     ngx_uint_t              j, i, sent;
     ngx_miroir_job_t       *job;
     ngx_miroir_mig_index_t *ix;
+    ngx_miroir_write_count_t *wc;
 
     job = mig->job;
 
@@ -767,8 +1747,70 @@ ngx_miroir_mig_run(ngx_miroir_mig_t *mig)
     }
 
     if (mig->step != NGX_MIROIR_MIG_DELETE
+        && mig->step != NGX_MIROIR_MIG_GHOSTS
+        && mig->step != NGX_MIROIR_MIG_ORPHAN
         && mig->index >= job->indexes.nelts)
     {
+        /*
+         * The end of a copy pass.  A write that touched the shard since
+         * it began may have been overtaken by an older fetched copy (or
+         * a delete by a copy): copy again; the next pass also deletes
+         * what the source no longer has.  Never switch a dirty shard.
+         */
+
+        if (ngx_miroir_mig_dirty(mig)) {
+            if (++mig->redo > NGX_MIROIR_MIG_REDOS) {
+                ngx_miroir_mig_shard_error(mig, 0, "writes kept changing it "
+                                           "during %ui copy passes, "
+                                           "retried later", mig->redo);
+                job->skip[mig->shard] = 2;      /* again in this job */
+                job->waiting = 1;
+                ngx_miroir_mig_release(mig);
+                return;
+            }
+
+            mig->index = 0;
+            mig->s0_set = 0;
+            mig->attempts = 0;
+            mig->step = mig->heal ? NGX_MIROIR_MIG_BARRIER
+                                  : NGX_MIROIR_MIG_GHOSTS;
+            ngx_miroir_mig_run(mig);
+            return;
+        }
+
+        ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_NOTICE,
+                             "migration_copied", &job->cl->name, NULL,
+                             "shard=%uD from=%V to=%V documents=%uL "
+                             "pruned=%uL redo=%ui heal=%ui", mig->shard,
+                             &job->ids[mig->source],
+                             &job->ids[ngx_miroir_mig_first_dest(mig)],
+                             mig->copied, mig->pruned, mig->redo,
+                             mig->heal);
+
+        if (mig->retag) {
+            if (mig->orphan_all) {
+                /* every other node was emptied of the shard */
+                ngx_miroir_copies_drop_others(job, mig->shard);
+            }
+
+            ngx_miroir_copies_drop(job, mig->shard, NGX_MIROIR_MIG_RETAG);
+
+            if (mig->heal_node != NGX_MIROIR_MIG_RETAG) {
+                ngx_miroir_copies_drop(job, mig->shard, mig->heal_node);
+            }
+
+            ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_NOTICE,
+                                 "migration_done", &job->cl->name, NULL,
+                                 "shard=%uD from=%V orphan=1 retagged=%uL",
+                                 mig->shard,
+                                 mig->heal_node == NGX_MIROIR_MIG_RETAG
+                                 ? &job->ids[mig->source]
+                                 : &job->ids[mig->heal_node],
+                                 mig->copied);
+            ngx_miroir_mig_release(mig);
+            return;
+        }
+
         if (mig->heal) {
             /* the copy is whole again: it may serve reads */
             if (ngx_miroir_stale_clear) {
@@ -792,13 +1834,28 @@ ngx_miroir_mig_run(ngx_miroir_mig_t *mig)
             return;
         }
 
-        mig->step = NGX_MIROIR_MIG_DELETE;
-        mig->index = 0;
+        /* the old copies go a deadline later: a read planned before the
+           switch may still read them (ngx_miroir_job_start_one()) */
+        ngx_miroir_mig_switched_at(job, mig->shard, 1);
+        job->waiting = 1;
+
+        for (j = 0; j < job->rf; j++) {
+            ngx_miroir_copies_drop(job, mig->shard, mig->new[j]);
+        }
+
+        /* the pass tagged every copy with the new owners */
+        ngx_miroir_copies_drop(job, mig->shard, NGX_MIROIR_MIG_RETAG);
+
+        ngx_miroir_mig_release(mig);
+        return;
     }
 
     mig->in_run = 1;
 
-    if (mig->step == NGX_MIROIR_MIG_DELETE) {
+    if (mig->step == NGX_MIROIR_MIG_DELETE
+        || mig->step == NGX_MIROIR_MIG_GHOSTS
+        || mig->step == NGX_MIROIR_MIG_ORPHAN)
+    {
         sent = 0;
 
         for (i = 0; i < job->indexes.nelts; i++) {
@@ -809,16 +1866,59 @@ ngx_miroir_mig_run(ngx_miroir_mig_t *mig)
             uri.data = ubuf;
             uri.len = p - ubuf;
 
-            p = ngx_snprintf(bbuf, sizeof(bbuf),
-                             "{\"filter\":\"_miroir_shard = %uD\"}",
-                             mig->shard);
+            if (mig->step == NGX_MIROIR_MIG_GHOSTS) {
+                /*
+                 * The owner-field update (PUT {pk, _miroir_o*}) of a
+                 * document a client deleted meanwhile created a stub on
+                 * an owner that keeps the shard: no _miroir_shard.
+                 */
+                p = ngx_snprintf(bbuf, sizeof(bbuf), "{\"filter\":"
+                                 "\"_miroir_shard NOT EXISTS\"}");
+
+            } else {
+                p = ngx_snprintf(bbuf, sizeof(bbuf),
+                                 "{\"filter\":\"_miroir_shard = %uD\"}",
+                                 mig->shard);
+            }
+
             body.data = bbuf;
             body.len = p - bbuf;
 
+            if (mig->step == NGX_MIROIR_MIG_ORPHAN && !mig->orphan_all) {
+                /* the index may not be there: nothing to delete then */
+                sent++;
+                (void) ngx_miroir_mig_send(job, mig, mig->heal_node,
+                                           NGX_MIROIR_REQ_TASK, "POST", &uri,
+                                           &body, 0, 1);
+                continue;
+            }
+
+            if (mig->step == NGX_MIROIR_MIG_ORPHAN) {
+                /* every node that is not an owner: a partial copy of an
+                   abandoned move may be anywhere */
+                for (j = 0; j < job->nnodes; j++) {
+                    if (ngx_miroir_mig_in(mig->old, job->rf, (uint16_t) j)
+                        || !ngx_miroir_job_usable(job, (uint16_t) j))
+                    {
+                        continue;
+                    }
+
+                    sent++;
+                    (void) ngx_miroir_mig_send(job, mig, (uint16_t) j,
+                                               NGX_MIROIR_REQ_TASK, "POST",
+                                               &uri, &body, 0, 1);
+                }
+
+                continue;
+            }
+
             for (j = 0; j < job->rf; j++) {
-                if (ngx_miroir_mig_in(mig->new, job->rf, mig->old[j])
-                    || job->nstate[mig->old[j]] == NGX_MIROIR_NODE_REMOVED)
+                if (job->nstate[mig->old[j]] == NGX_MIROIR_NODE_REMOVED
+                    || (mig->step == NGX_MIROIR_MIG_DELETE)
+                       == ngx_miroir_mig_in(mig->new, job->rf, mig->old[j]))
                 {
+                    /* DELETE: the old owners that lost it; GHOSTS: the
+                       ones that keep it */
                     continue;
                 }
 
@@ -842,6 +1942,110 @@ ngx_miroir_mig_run(ngx_miroir_mig_t *mig)
     sent = 0;
 
     switch (mig->step) {
+
+    case NGX_MIROIR_MIG_BARRIER:
+        /*
+         * A pass begins: the writes that may touch the shard and started
+         * before now must be in the nodes' queues (every node answered)
+         * before the source is read.  Later ones make the pass dirty.
+         */
+        wc = job->cl->shm->writes;
+
+        if (wc) {
+            wc += mig->shard % NGX_MIROIR_WRITE_BUCKETS;
+
+            if (!mig->s0_set) {
+                mig->s0 = wc->started;
+                mig->s0_set = 1;
+                mig->waits = 0;
+            }
+
+            /*
+             * A write lasts at most its probe, main and after fan-outs,
+             * each bounded by the cluster deadline: one still counted
+             * after that was lost with its worker (a crash).
+             */
+
+            if ((ngx_atomic_int_t) (wc->done - mig->s0) < 0) {
+                if (++mig->waits * NGX_MIROIR_MIG_LOOK
+                    < 3 * job->cl->deadline + NGX_MIROIR_MIG_TIMEOUT / 6)
+                {
+                    mig->in_run = 0;
+                    ngx_miroir_mig_later(mig, NGX_MIROIR_MIG_LOOK);
+                    return;
+                }
+
+                /* count them as done, once */
+                ngx_miroir_mig_shard_error(mig, 0, "%uA write(s) never "
+                                           "ended (a worker lost?), going "
+                                           "on", mig->s0 - wc->done);
+                (void) ngx_atomic_fetch_add(&wc->done, mig->s0 - wc->done);
+            }
+        }
+
+        break;
+
+    case NGX_MIROIR_MIG_SYNC:
+        p = ngx_snprintf(ubuf, sizeof(ubuf), "/tasks?indexUids=%V&limit=1",
+                         &ix->uid);
+        uri.data = ubuf;
+        uri.len = p - ubuf;
+        sent++;
+        (void) ngx_miroir_mig_send(job, mig, mig->source,
+                                   NGX_MIROIR_REQ_LATEST, "GET", &uri, NULL,
+                                   0, 0);
+        break;
+
+    case NGX_MIROIR_MIG_IDS:
+        ngx_miroir_mig_ids_free(mig);
+
+        if (ix->pk.len == 0) {
+            break;                      /* no primary key, no documents */
+        }
+
+        mig->ids_pool = ngx_create_pool(16384, ngx_cycle->log);
+        if (mig->ids_pool == NULL) {
+            mig->failed = 1;
+            break;
+        }
+
+        p = ngx_snprintf(ubuf, sizeof(ubuf), "/indexes/%V/documents/fetch",
+                         &ix->uid);
+        uri.data = ubuf;
+        uri.len = p - ubuf;
+        p = ngx_snprintf(bbuf, sizeof(bbuf),
+                         "{\"filter\":\"_miroir_shard = %uD\",\"fields\":"
+                         "[\"%V\"],\"limit\":%d,\"offset\":0}", mig->shard,
+                         &ix->pk, NGX_MIROIR_MIG_BATCH);
+        body.data = bbuf;
+        body.len = p - bbuf;
+
+        for (j = 0; j <= job->rf; j++) {
+            if (j > 0 && !(ngx_miroir_mig_writes(mig, j - 1)
+                           && ngx_miroir_mig_dest(mig, j - 1)))
+            {
+                continue;
+            }
+
+            mig->ids[j] = ngx_array_create(mig->ids_pool, 64,
+                                           sizeof(ngx_str_t));
+            if (mig->ids[j] == NULL) {
+                mig->failed = 1;
+                break;
+            }
+
+            sent++;
+            (void) ngx_miroir_mig_send_ids(job, mig,
+                                           j == 0 ? mig->source
+                                                  : mig->new[j - 1],
+                                           &uri, &body, j, 0);
+        }
+
+        break;
+
+    case NGX_MIROIR_MIG_PRUNE:
+        sent = ngx_miroir_mig_prune(mig);
+        break;
 
     case NGX_MIROIR_MIG_CREATE:
         uri.data = (u_char *) "/indexes";
@@ -878,6 +2082,39 @@ ngx_miroir_mig_run(ngx_miroir_mig_t *mig)
                                    0, 0);
         break;
 
+    case NGX_MIROIR_MIG_FIELDS_GET:
+        p = ngx_snprintf(ubuf, sizeof(ubuf), "/indexes/%V/settings",
+                         &ix->uid);
+        uri.data = ubuf;
+        uri.len = p - ubuf;
+        sent++;
+        (void) ngx_miroir_mig_send(job, mig, mig->fields_from,
+                                   NGX_MIROIR_REQ_SETTINGS, "GET", &uri, NULL,
+                                   0, 0);
+        break;
+
+    case NGX_MIROIR_MIG_FIELDS_PUT:
+        /* the settings every node has (Miroir's fields filterable) */
+        p = ngx_snprintf(ubuf, sizeof(ubuf), "/indexes/%V/settings",
+                         &ix->uid);
+        uri.data = ubuf;
+        uri.len = p - ubuf;
+        body.data = (u_char *) mig->settings;
+        body.len = mig->settings ? ngx_strlen(mig->settings) : 0;
+
+        for (j = 0; j < job->nnodes && j < MIROIR_MAX_NODES; j++) {
+            if (mig->unfilterable[j]
+                && ngx_miroir_job_usable(job, (uint16_t) j))
+            {
+                sent++;
+                (void) ngx_miroir_mig_send(job, mig, (uint16_t) j,
+                                           NGX_MIROIR_REQ_TASK, "PATCH", &uri,
+                                           &body, 0, 1);
+            }
+        }
+
+        break;
+
     case NGX_MIROIR_MIG_SETTINGS_PUT:
         p = ngx_snprintf(ubuf, sizeof(ubuf), "/indexes/%V/settings",
                          &ix->uid);
@@ -904,7 +2141,8 @@ ngx_miroir_mig_run(ngx_miroir_mig_t *mig)
         uri.data = ubuf;
         uri.len = p - ubuf;
         p = ngx_snprintf(bbuf, sizeof(bbuf),
-                         "{\"filter\":\"_miroir_shard = %uD\"}", mig->shard);
+                         "{\"filter\":\"_miroir_shard = %uD OR "
+                         "_miroir_shard NOT EXISTS\"}", mig->shard);
         body.data = bbuf;
         body.len = p - bbuf;
         sent++;
@@ -990,9 +2228,9 @@ ngx_miroir_mig_done(ngx_miroir_mig_t *mig)
         mig->failed = 0;
 
         if (++mig->attempts >= NGX_MIROIR_MIG_ATTEMPTS) {
-            ngx_miroir_mig_error(job, "shard %uD: giving up for now after "
-                                 "%ui attempts (step %ui)", mig->shard,
-                                 mig->attempts, mig->step);
+            ngx_miroir_mig_shard_error(mig, 1, "giving up for now after %ui "
+                                       "attempts (step %ui)", mig->attempts,
+                                       mig->step);
             job->skip[mig->shard] = 1;
             ngx_miroir_mig_release(mig);
             return;
@@ -1009,6 +2247,15 @@ ngx_miroir_mig_done(ngx_miroir_mig_t *mig)
 
     switch (mig->step) {
 
+    case NGX_MIROIR_MIG_BARRIER:
+        mig->step = NGX_MIROIR_MIG_CREATE;
+        break;
+
+    case NGX_MIROIR_MIG_GHOSTS:
+        mig->step = NGX_MIROIR_MIG_BARRIER;
+        mig->index = 0;
+        break;
+
     case NGX_MIROIR_MIG_CREATE:
         mig->step = NGX_MIROIR_MIG_SETTINGS_GET;
         break;
@@ -1018,14 +2265,27 @@ ngx_miroir_mig_done(ngx_miroir_mig_t *mig)
         break;
 
     case NGX_MIROIR_MIG_SETTINGS_PUT:
-        mig->step = mig->heal ? NGX_MIROIR_MIG_HEAL_CLEAR
-                              : NGX_MIROIR_MIG_FETCH;
-        mig->offset = 0;
+        /* a heal empties the copy on its first pass; later passes prune */
+        mig->step = (mig->heal && mig->redo == 0) ? NGX_MIROIR_MIG_HEAL_CLEAR
+                                                  : NGX_MIROIR_MIG_SYNC;
         break;
 
     case NGX_MIROIR_MIG_HEAL_CLEAR:
+        mig->step = NGX_MIROIR_MIG_SYNC;
+        break;
+
+    case NGX_MIROIR_MIG_SYNC:
         mig->step = NGX_MIROIR_MIG_FETCH;
         mig->offset = 0;
+        break;
+
+    case NGX_MIROIR_MIG_IDS:
+        mig->step = NGX_MIROIR_MIG_PRUNE;
+        break;
+
+    case NGX_MIROIR_MIG_PRUNE:
+        ngx_miroir_mig_ids_free(mig);
+        mig->step = NGX_MIROIR_MIG_VERIFY;
         break;
 
     case NGX_MIROIR_MIG_FETCH:
@@ -1033,7 +2293,7 @@ ngx_miroir_mig_done(ngx_miroir_mig_t *mig)
             mig->offset += mig->batch;
 
         } else {
-            mig->step = NGX_MIROIR_MIG_VERIFY;
+            mig->step = NGX_MIROIR_MIG_IDS;
         }
 
         if (job->cl->rebalance_rate && mig->batch) {
@@ -1055,11 +2315,18 @@ ngx_miroir_mig_done(ngx_miroir_mig_t *mig)
             }
         }
 
+        if (!equal && ngx_miroir_mig_dirty(mig)) {
+            /* a write is the likely cause: end the pass, copy again */
+            mig->index = job->indexes.nelts;
+            mig->attempts = 0;
+            break;
+        }
+
         if (!equal) {
             if (++mig->attempts >= NGX_MIROIR_MIG_ATTEMPTS) {
-                ngx_miroir_mig_error(job, "shard %uD: counts differ after "
-                                     "copy (%L on the source)", mig->shard,
-                                     mig->totals[0]);
+                ngx_miroir_mig_shard_error(mig, 1, "counts differ after copy "
+                                           "(%L on the source)",
+                                           mig->totals[0]);
                 job->skip[mig->shard] = 1;
                 ngx_miroir_mig_release(mig);
                 return;
@@ -1080,8 +2347,85 @@ ngx_miroir_mig_done(ngx_miroir_mig_t *mig)
         mig->step = NGX_MIROIR_MIG_CREATE;
         break;
 
+    case NGX_MIROIR_MIG_FIELDS_GET:
+        mig->step = NGX_MIROIR_MIG_FIELDS_PUT;
+        break;
+
+    case NGX_MIROIR_MIG_FIELDS_PUT:
+        free(mig->settings);
+        mig->settings = NULL;
+
+        if (++mig->index < job->indexes.nelts) {
+            mig->step = NGX_MIROIR_MIG_FIELDS_GET;
+            break;
+        }
+
+        /* filterable now: the deletes again */
+        ngx_memzero(mig->unfilterable, sizeof(mig->unfilterable));
+        mig->index = 0;
+        mig->attempts = 0;
+        mig->step = NGX_MIROIR_MIG_ORPHAN;
+        break;
+
+    case NGX_MIROIR_MIG_ORPHAN:
+        if (!mig->fields_fixed && job->indexes.nelts
+            && ngx_miroir_mig_unfilterable(mig))
+        {
+            /*
+             * A node cannot filter by _miroir_shard: its partial copy
+             * would stay (and come back if it owned the shard again).
+             * Once per shard: the settings of a live owner there, then
+             * the deletes again.
+             */
+            mig->fields_fixed = 1;
+            mig->index = 0;
+            mig->attempts = 0;
+            mig->step = NGX_MIROIR_MIG_FIELDS_GET;
+            break;
+        }
+
+        if (ngx_miroir_mig_retag(mig) == NGX_OK) {
+            /*
+             * The shard stays on its owners: the writes and the helper
+             * of the abandoned move tagged its documents there with the
+             * abandoned owner list.  Tag them again, as a copy pass
+             * without new copies.
+             */
+            mig->retag = 1;
+            mig->step = NGX_MIROIR_MIG_BARRIER;
+            mig->index = 0;
+            mig->attempts = 0;
+            break;
+        }
+
+        if (mig->orphan_all) {
+            /* no live owner to tag it from: the flag stays, next job */
+            ngx_miroir_mig_release(mig);
+            return;
+        }
+
+        if (job->state[mig->shard] != NGX_MIROIR_SHARD_SWITCHED) {
+            /* moving elsewhere now: if that move is abandoned too, the
+               tags must still be fixed, so a record stays until the shard
+               switches or is tagged again */
+            ngx_miroir_copies_retag(job, mig->shard);
+        }
+
+        ngx_miroir_copies_drop(job, mig->shard, mig->heal_node);
+        ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_NOTICE,
+                             "migration_done", &job->cl->name, NULL,
+                             "shard=%uD from=%V orphan=1", mig->shard,
+                             &job->ids[mig->heal_node]);
+        ngx_miroir_mig_release(mig);
+        return;
+
     case NGX_MIROIR_MIG_DELETE:
         ngx_miroir_mig_state(job, mig->shard, NGX_MIROIR_SHARD_STABLE);
+        ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_NOTICE,
+                             "migration_done", &job->cl->name, NULL,
+                             "shard=%uD from=%V to=%V", mig->shard,
+                             &job->ids[ngx_miroir_mig_first_lost(mig)],
+                             &job->ids[ngx_miroir_mig_first_dest(mig)]);
         ngx_miroir_mig_release(mig);
         return;
 
@@ -1107,6 +2451,7 @@ ngx_miroir_job_free(ngx_miroir_job_t *job)
         }
 
         free(job->mig[i].settings);
+        ngx_miroir_mig_ids_free(&job->mig[i]);
     }
 
     ngx_destroy_pool(job->pool);
@@ -1197,6 +2542,13 @@ ngx_miroir_job_load(ngx_miroir_cluster_conf_t *cl, ngx_uint_t heal_only)
                    n * sizeof(uint16_t));
         ngx_memcpy(job->prev, rb->prev, n * sizeof(uint16_t));
         ngx_memcpy(job->state, rb->shard_state, job->nshards);
+
+        if (rb->retag && rb->nshards == job->nshards) {
+            job->retag = ngx_palloc(pool, job->nshards);
+            if (job->retag) {
+                ngx_memcpy(job->retag, rb->retag, job->nshards);
+            }
+        }
 
     } else {
         ngx_memcpy(job->current, rt->owners, n * sizeof(uint16_t));
@@ -1293,7 +2645,12 @@ ngx_miroir_job_heal(ngx_miroir_job_t *job, ngx_miroir_mig_t *mig, uint32_t s)
                 mig->heal = 1;
                 mig->heal_node = x;
                 mig->source = y;
-                mig->step = NGX_MIROIR_MIG_CREATE;
+                mig->step = NGX_MIROIR_MIG_BARRIER;
+
+                ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_NOTICE,
+                                     "migration_start", &job->cl->name, NULL,
+                                     "shard=%uD from=%V to=%V heal=1", s,
+                                     &job->ids[y], &job->ids[x]);
 
                 return 1;
             }
@@ -1304,11 +2661,139 @@ ngx_miroir_job_heal(ngx_miroir_job_t *job, ngx_miroir_mig_t *mig, uint32_t s)
 }
 
 
+/*
+ * Copies recorded by a helper on nodes that neither own nor will own their
+ * shard (an admin change made them useless, maybe halfway): delete them,
+ * one per free slot.  Returns how many deletes started.
+ */
+static ngx_uint_t
+ngx_miroir_job_orphans(ngx_miroir_job_t *job)
+{
+    uint16_t                 x;
+    uint32_t                 s;
+    ngx_uint_t               i, k, started;
+    ngx_miroir_mig_t        *mig;
+    ngx_miroir_mig_copy_t   *c;
+    ngx_miroir_helper_cl_t  *hcl;
+
+    hcl = ngx_miroir_copies_get(job->cl);
+    started = 0;
+
+    while (hcl && job->orphan_next < hcl->ncopies && !job->aborting) {
+        c = &hcl->copies[job->orphan_next];
+        s = c->shard;
+
+        if (c->node[0] == '\0') {
+            /* a retag record: due once the shard stops moving */
+
+            if (s >= job->nshards
+                || job->state[s] == NGX_MIROIR_SHARD_SWITCHED)
+            {
+                *c = hcl->copies[--hcl->ncopies];
+                hcl->copies_dirty = 1;
+                continue;
+            }
+
+            for (i = 0; i < job->nslots; i++) {
+                if (job->mig[i].step == NGX_MIROIR_MIG_FREE) {
+                    break;
+                }
+            }
+
+            if (i == job->nslots) {
+                break;
+            }
+
+            mig = &job->mig[i];
+            ngx_memzero(mig, sizeof(ngx_miroir_mig_t));
+            mig->job = job;
+            mig->shard = s;
+            mig->heal_node = NGX_MIROIR_MIG_RETAG;
+            job->orphan_next++;
+
+            for (k = 0; k < job->rf; k++) {
+                mig->old[k] = job->current[s * job->rf + k];
+                mig->new[k] = mig->old[k];
+            }
+
+            if (ngx_miroir_mig_retag(mig) != NGX_OK) {
+                mig->step = NGX_MIROIR_MIG_FREE;
+                continue;
+            }
+
+            mig->retag = 1;
+            mig->step = NGX_MIROIR_MIG_BARRIER;
+            started++;
+
+            ngx_miroir_mig_run(mig);
+            continue;
+        }
+
+        for (k = 0; k < job->nnodes; k++) {
+            if (ngx_strcmp(job->ids[k].data, c->node) == 0) {
+                break;
+            }
+        }
+
+        if (k == job->nnodes || s >= job->nshards
+            || job->nstate[k] == NGX_MIROIR_NODE_REMOVED
+            || ngx_miroir_mig_in(job->current + s * job->rf, job->rf,
+                                 (uint16_t) k))
+        {
+            /* the node is gone (its copy with it), or owns the shard */
+            *c = hcl->copies[--hcl->ncopies];
+            hcl->copies_dirty = 1;
+            continue;
+        }
+
+        x = (uint16_t) k;
+
+        if (ngx_miroir_mig_in(job->target + s * job->rf, job->rf, x)
+            || !ngx_miroir_job_usable(job, x))
+        {
+            job->orphan_next++;
+            continue;
+        }
+
+        for (i = 0; i < job->nslots; i++) {
+            if (job->mig[i].step == NGX_MIROIR_MIG_FREE) {
+                break;
+            }
+        }
+
+        if (i == job->nslots) {
+            break;
+        }
+
+        mig = &job->mig[i];
+        ngx_memzero(mig, sizeof(ngx_miroir_mig_t));
+        mig->job = job;
+        mig->shard = s;
+        mig->heal_node = x;
+        mig->source = x;
+
+        for (k = 0; k < job->rf; k++) {
+            mig->old[k] = job->current[s * job->rf + k];
+            mig->new[k] = mig->old[k];
+        }
+
+        mig->step = NGX_MIROIR_MIG_ORPHAN;
+        job->orphan_next++;
+        started++;
+
+        ngx_miroir_mig_run(mig);
+    }
+
+    return started;
+}
+
+
 /* Start the next shard that must move into a free slot; 0 if none. */
 static ngx_uint_t
 ngx_miroir_job_start_one(ngx_miroir_job_t *job, ngx_miroir_mig_t *mig)
 {
     uint32_t   s, j, rf;
+    ngx_int_t  rc;
     uint16_t  *cur, *tgt;
 
     rf = job->rf;
@@ -1328,7 +2813,18 @@ ngx_miroir_job_start_one(ngx_miroir_job_t *job, ngx_miroir_mig_t *mig)
         mig->shard = s;
 
         if (job->state[s] == NGX_MIROIR_SHARD_SWITCHED) {
-            /* a previous helper switched it: finish its deletes */
+            /*
+             * Switched: delete the old copies once no read planned
+             * before the switch can still read them (a request lasts at
+             * most the cluster deadline).
+             */
+            if (ngx_current_msec - ngx_miroir_mig_switched_at(job, s, 0)
+                < job->cl->deadline + NGX_MIROIR_MIG_RETRY)
+            {
+                job->waiting = 1;
+                continue;
+            }
+
             for (j = 0; j < rf; j++) {
                 mig->old[j] = job->prev[s * rf + j];
                 mig->new[j] = cur[j];
@@ -1341,6 +2837,34 @@ ngx_miroir_job_start_one(ngx_miroir_job_t *job, ngx_miroir_mig_t *mig)
         }
 
         if (ngx_memcmp(cur, tgt, rf * sizeof(uint16_t)) == 0) {
+            if (job->retag && job->retag[s]
+                && job->state[s] == NGX_MIROIR_SHARD_STABLE)
+            {
+                /*
+                 * An abandoned move (flagged by the admin change, read by
+                 * name meanwhile): delete partial copies everywhere else,
+                 * then tag the shard again (ngx_miroir_helper_retag.c
+                 * clears the flag once every copy is right).
+                 */
+                for (j = 0; j < rf; j++) {
+                    mig->old[j] = cur[j];
+                    mig->new[j] = cur[j];
+                }
+
+                mig->heal_node = NGX_MIROIR_MIG_RETAG;
+                mig->orphan_all = 1;
+
+                if (ngx_miroir_mig_retag(mig) == NGX_OK) {
+                    job->retag[s] = 0;      /* once per job */
+                    mig->step = NGX_MIROIR_MIG_ORPHAN;
+                    job->next++;
+                    ngx_miroir_mig_run(mig);
+                    return 1;
+                }
+
+                mig->orphan_all = 0;
+            }
+
             if (job->heal_only && job->state[s] == NGX_MIROIR_SHARD_STABLE
                 && ngx_miroir_job_heal(job, mig, s))
             {
@@ -1357,14 +2881,21 @@ ngx_miroir_job_start_one(ngx_miroir_job_t *job, ngx_miroir_mig_t *mig)
             mig->new[j] = tgt[j];
         }
 
-        /* the source: a live old owner */
+        /* the source: a live old owner, one that missed no write if
+           possible */
 
         mig->source = (uint16_t) -1;
 
         for (j = 0; j < rf; j++) {
-            if (ngx_miroir_job_usable(job, cur[j])) {
+            if (ngx_miroir_job_usable(job, cur[j])
+                && (mig->source == (uint16_t) -1
+                    || !ngx_miroir_shard_is_stale(job->cl, s, cur[j])))
+            {
                 mig->source = cur[j];
-                break;
+
+                if (!ngx_miroir_shard_is_stale(job->cl, s, cur[j])) {
+                    break;
+                }
             }
         }
 
@@ -1378,8 +2909,39 @@ ngx_miroir_job_start_one(ngx_miroir_job_t *job, ngx_miroir_mig_t *mig)
             continue;
         }
 
-        mig->step = NGX_MIROIR_MIG_CREATE;
+        /* the new copies are recorded before anything is written there */
+
+        for (j = 0; j < rf; j++) {
+            if (ngx_miroir_mig_in(cur, rf, tgt[j])) {
+                continue;
+            }
+
+            rc = ngx_miroir_copies_add(job, s, tgt[j]);
+
+            if (rc == NGX_OK) {
+                rc = ngx_miroir_copies_save(job->cl,
+                                            ngx_miroir_copies_get(job->cl));
+            }
+
+            if (rc == NGX_ERROR) {
+                /* copied anyway: only an abandoned copy would stay */
+                ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_WARN,
+                                     "migration_error", &job->cl->name,
+                                     &ngx_miroir_mig_records,
+                                     "shard=%uD to=%V reason=\"cannot "
+                                     "record the copy\"", s,
+                                     &job->ids[tgt[j]]);
+            }
+        }
+
+        mig->step = NGX_MIROIR_MIG_BARRIER;
         ngx_miroir_mig_state(job, s, NGX_MIROIR_SHARD_COPYING);
+
+        ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_NOTICE,
+                             "migration_start", &job->cl->name, NULL,
+                             "shard=%uD from=%V to=%V heal=0", s,
+                             &job->ids[mig->source],
+                             &job->ids[ngx_miroir_mig_first_dest(mig)]);
 
         if (job->aborting) {
             mig->step = NGX_MIROIR_MIG_FREE;
@@ -1456,7 +3018,7 @@ ngx_miroir_helper_step(ngx_miroir_cluster_conf_t *cl, ngx_uint_t first)
     u_char                       buf[64];
     ngx_str_t                    uri;
     ngx_uint_t                   i, busy, pending, paused, started;
-    ngx_uint_t                   moving, stale;
+    ngx_uint_t                   moving, stale, flagged;
     uint64_t                     seq;
     ngx_slab_pool_t             *shpool;
     ngx_miroir_job_t            *job;
@@ -1469,6 +3031,10 @@ ngx_miroir_helper_step(ngx_miroir_cluster_conf_t *cl, ngx_uint_t first)
 
     hcl = &ngx_miroir_helper_cl[cl->index];
     shpool = ngx_miroir_mig_shpool();
+
+    if (hcl->copies_dirty) {
+        (void) ngx_miroir_copies_save(cl, hcl);
+    }
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -1483,6 +3049,13 @@ ngx_miroir_helper_step(ngx_miroir_cluster_conf_t *cl, ngx_uint_t first)
     pending = 0;
     paused = 0;
     seq = 0;
+    flagged = 0;
+
+    if (rb && rb->retag) {
+        for (i = 0; i < rb->nshards; i++) {
+            flagged += rb->retag[i];
+        }
+    }
 
     if (rb) {
         rb->helper_pid = (ngx_atomic_uint_t) ngx_pid;
@@ -1558,7 +3131,7 @@ ngx_miroir_helper_step(ngx_miroir_cluster_conf_t *cl, ngx_uint_t first)
             return;
         }
 
-        started = 0;
+        started = ngx_miroir_job_orphans(job);
 
         for (i = 0; i < job->nslots; i++) {
             if (job->mig[i].step == NGX_MIROIR_MIG_FREE
@@ -1566,6 +3139,23 @@ ngx_miroir_helper_step(ngx_miroir_cluster_conf_t *cl, ngx_uint_t first)
             {
                 started += ngx_miroir_job_start_one(job, &job->mig[i]);
             }
+        }
+
+        if (busy == 0 && started == 0 && job->next >= job->nshards
+            && job->waiting)
+        {
+            /* switched shards not due yet, shards that writes kept
+               changing: look again next tick */
+            job->waiting = 0;
+            job->next = 0;
+
+            for (i = 0; i < job->nshards; i++) {
+                if (job->skip[i] == 2) {
+                    job->skip[i] = 0;
+                }
+            }
+
+            return;
         }
 
         if (busy == 0 && started == 0 && job->next >= job->nshards) {
@@ -1587,7 +3177,10 @@ ngx_miroir_helper_step(ngx_miroir_cluster_conf_t *cl, ngx_uint_t first)
 
         ngx_miroir_rebalance_health(cl, &moving, &stale);
 
-        if (stale == 0) {
+        if (stale == 0 && flagged == 0
+            && (ngx_miroir_copies_get(cl) == NULL
+                || ngx_miroir_helper_cl[cl->index].ncopies == 0))
+        {
             return;
         }
 
@@ -1597,6 +3190,13 @@ ngx_miroir_helper_step(ngx_miroir_cluster_conf_t *cl, ngx_uint_t first)
     }
 
     hcl->job = ngx_miroir_job_load(cl, 0);
+
+    if (hcl->job && ngx_miroir_copies_plan(hcl->job) != NGX_OK) {
+        ngx_miroir_log_event(ngx_cycle->log, NGX_LOG_WARN, "migration_error",
+                             &cl->name, &ngx_miroir_mig_records,
+                             "reason=\"cannot record the new copies of the "
+                             "plan\"");
+    }
 
     if (hcl->job) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,

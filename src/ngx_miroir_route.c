@@ -6,7 +6,8 @@
  * worker builds it once per topology version (a few milliseconds for 1024
  * shards) and keeps it in its own memory, so routing a document or planning
  * a read is a table lookup.  The old table is freed when a newer version
- * is seen; the last one lives as long as the worker.
+ * is seen; the last one is freed with the cycle (a cleanup of the pool
+ * that holds the cluster configuration), so nothing is left at exit.
  */
 
 #include "ngx_miroir.h"
@@ -14,6 +15,9 @@
 
 #include "miroir_router.h"
 #include "miroir_filter.h"
+
+
+static void ngx_miroir_route_cleanup(void *data);
 
 
 const miroir_route_table_t *
@@ -27,6 +31,7 @@ ngx_miroir_route_table(ngx_miroir_cluster_conf_t *cl, ngx_log_t *log)
     miroir_error_t             err;
     miroir_router_t           *router;
     miroir_router_conf_t       conf;
+    ngx_pool_cleanup_t        *cln;
     ngx_miroir_shm_node_t     *sn;
     ngx_miroir_shm_cluster_t  *sc;
 
@@ -93,6 +98,20 @@ ngx_miroir_route_table(ngx_miroir_cluster_conf_t *cl, ngx_log_t *log)
         goto done;
     }
 
+    if (cl->router == NULL) {
+        /* this process's first table: freed with the cycle, whose pool
+           holds cl (requests and the helper run in ngx_cycle) */
+        cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
+        if (cln == NULL) {
+            miroir_router_free(router);
+            router = NULL;
+            goto done;
+        }
+
+        cln->handler = ngx_miroir_route_cleanup;
+        cln->data = cl;
+    }
+
     miroir_router_free(cl->router);
     cl->router = router;
     cl->router_version = sc->version;
@@ -115,6 +134,17 @@ done:
 }
 
 
+static void
+ngx_miroir_route_cleanup(void *data)
+{
+    ngx_miroir_cluster_conf_t  *cl = data;
+
+    miroir_router_free(cl->router);
+    cl->router = NULL;
+    cl->router_version = 0;
+}
+
+
 /*
  * Which nodes are unavailable for reads: those marked down by passive
  * health.  down must hold MIROIR_MAX_NODES flags.
@@ -124,13 +154,15 @@ ngx_miroir_down_nodes(ngx_miroir_cluster_conf_t *cl, uint8_t *down)
 {
     ngx_uint_t  i, n, ndown;
 
-    n = cl->shm ? cl->shm->nnodes : 0;
+    n = cl->shm ? ngx_min(cl->shm->nnodes, MIROIR_MAX_NODES) : 0;
     ndown = 0;
 
-    for (i = 0; i < MIROIR_MAX_NODES; i++) {
-        down[i] = (i < n && cl->shm->nodes[i].down) ? 1 : 0;
+    for (i = 0; i < n; i++) {
+        down[i] = cl->shm->nodes[i].down ? 1 : 0;
         ndown += down[i];
     }
+
+    ngx_memzero(down + n, MIROIR_MAX_NODES - n);
 
     return ndown;
 }

@@ -204,13 +204,23 @@ static const char  *ngx_miroir_levels[] = { "green", "yellow", "red" };
 
 static u_char *
 ngx_miroir_health_reasons(u_char *p, u_char *last,
-    ngx_miroir_shm_cluster_t *sc, ngx_int_t missing, ngx_int_t below)
+    ngx_miroir_cluster_conf_t *cl, ngx_miroir_shm_cluster_t *sc,
+    ngx_int_t missing, ngx_int_t below)
 {
     ngx_uint_t  i, first;
 
     first = 1;
 
     for (i = 0; i < sc->nnodes; i++) {
+        if (ngx_miroir_rebalance_evicted(cl, i)) {
+            /* down_after: its shards were re-replicated elsewhere */
+            p = ngx_slprintf(p, last, "%s\"node %*s is evicted (down longer "
+                             "than down_after)\"", first ? "" : ",",
+                             (size_t) sc->nodes[i].id_len, sc->nodes[i].id);
+            first = 0;
+            continue;
+        }
+
         if (!sc->nodes[i].down) {
             continue;
         }
@@ -276,7 +286,8 @@ ngx_miroir_health_handler(ngx_http_request_t *r,
 
     p = ngx_slprintf(buf, last, "{\"status\":\"%s\",\"reasons\":[",
                      ngx_miroir_levels[level]);
-    p = ngx_miroir_health_reasons(p, last, sc, missing, below);
+    p = ngx_miroir_health_reasons(p, last, cl, sc, missing,
+                                   below);
 
     if (moving) {
         p = ngx_slprintf(p, last, "%s\"%ui shards are being moved\"",
@@ -379,7 +390,8 @@ ngx_miroir_status_handler(ngx_http_request_t *r,
                      "\"shards\":%uD,\"replication\":%uD,\"health\":\"%s\","
                      "\"reasons\":[", &cl->name, sc->version, sc->shards,
                      sc->replication, ngx_miroir_levels[level]);
-    p = ngx_miroir_health_reasons(p, last, sc, missing, below);
+    p = ngx_miroir_health_reasons(p, last, cl, sc, missing,
+                                   below);
     p = ngx_slprintf(p, last, "],\"nodes\":[");
 
     for (i = 0; i < sc->nnodes; i++) {
@@ -394,7 +406,8 @@ ngx_miroir_status_handler(ngx_http_request_t *r,
                          "\"outstanding\":%L}",
                          i ? "," : "", (size_t) sn->id_len, sn->id,
                          (size_t) sn->addr_len, sn->addr, sn->weight,
-                         sn->state < 5 ? states[sn->state] : "unknown",
+                         ngx_miroir_rebalance_evicted(cl, i) ? "evicted"
+                         : sn->state < 5 ? states[sn->state] : "unknown",
                          sn->down ? "down" : "up", primaries[i],
                          copies[i] - primaries[i], requests, errors,
                          outstanding);

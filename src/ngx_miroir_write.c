@@ -18,6 +18,12 @@
  * 202 with one Miroir task (ngx_miroir_tasks.c) and a 503
  * miroir_quorum_not_met; a node that missed an accepted write gets its
  * shards marked stale.
+ *
+ * Every write is counted in the zone's write buckets of the shards it may
+ * touch, before any node gets it and again once the main fan-out is over
+ * (ngx_miroir_write_begin(), ngx_miroir_write_end()): the helper's copy
+ * passes wait for the writes in flight and copy a shard again when one
+ * touched it meanwhile (docs/rebalancing.md, "Writes during a copy").
  */
 
 #include "ngx_miroir_write.h"
@@ -315,8 +321,9 @@ ngx_miroir_write_index_route(ngx_http_request_t *r,
         }
 
         if (r->method == NGX_HTTP_DELETE) {
+            /* delete all: a new owner may lack the index (see main) */
             return ngx_miroir_write_bcast(r, cl, index, NGX_MIROIR_AGG_DIV_RF,
-                                          0, NULL);
+                                          2, NULL);
         }
 
         return NGX_DECLINED;
@@ -344,7 +351,7 @@ ngx_miroir_write_index_route(ngx_http_request_t *r,
             return NGX_DECLINED;
         }
 
-        return ngx_miroir_write_bcast(r, cl, index, NGX_MIROIR_AGG_DIV_RF, 0,
+        return ngx_miroir_write_bcast(r, cl, index, NGX_MIROIR_AGG_DIV_RF, 2,
                                       NULL);
     }
 
@@ -431,8 +438,17 @@ ngx_miroir_write_bcast(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
 
     w->agg = agg;
     w->received = -1;
-    w->ensure_filter = ensure;
     w->next = ngx_miroir_write_main;
+
+    if (ensure == 2) {
+        /* a delete of documents: probe the index while shards move */
+        w->doc_delete = 1;
+        w->ensure_filter = ngx_miroir_write_moving(cl);
+
+    } else {
+        w->ensure_filter = ensure;
+    }
+
 
     if (sub) {
         w->settings = 1;
@@ -494,7 +510,12 @@ ngx_miroir_write_bcast_body(ngx_http_request_t *r, ngx_str_t *body)
         return;
     }
 
-    if (ngx_miroir_write_start(r, w, 1) != NGX_OK) {
+    /* any document may change: counted in every bucket, before the probe
+       (ngx_miroir_write_begin()) */
+
+    if (ngx_miroir_write_begin(r, w, 1) != NGX_OK
+        || ngx_miroir_write_start(r, w, 1) != NGX_OK)
+    {
         ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
 }
@@ -802,6 +823,146 @@ ngx_miroir_write_pass(ngx_http_request_t *r, ngx_miroir_call_t *call)
 }
 
 
+/* ------------------------------------------------------------ counts */
+
+ngx_int_t
+ngx_miroir_write_touch(ngx_http_request_t *r, ngx_miroir_write_t *w,
+    ngx_uint_t shard)
+{
+    if (w->wbuckets == NULL) {
+        w->wbuckets = ngx_pcalloc(r->pool, NGX_MIROIR_WRITE_BUCKETS);
+        if (w->wbuckets == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    w->wbuckets[shard % NGX_MIROIR_WRITE_BUCKETS] = 1;
+
+    return NGX_OK;
+}
+
+
+/* The shards of a split payload: each line starts {"_miroir_shard":<s>, */
+ngx_int_t
+ngx_miroir_write_touch_parts(ngx_http_request_t *r, ngx_miroir_write_t *w,
+    miroir_split_result_t *res)
+{
+    u_char      *p, *end;
+    uint32_t     s;
+    ngx_uint_t   i;
+
+    if (w->cl->shm == NULL || w->cl->shm->rebalance == NULL) {
+        return NGX_OK;          /* no helper has run: nothing to count */
+    }
+
+    for (i = 0; i < res->nparts; i++) {
+        if (res->parts[i].body == NULL) {
+            continue;
+        }
+
+        p = res->parts[i].body;
+        end = p + res->parts[i].len;
+
+        while (p < end) {
+            if (end - p > 17
+                && ngx_strncmp(p, "{\"_miroir_shard\":", 17) == 0)
+            {
+                s = 0;
+                p += 17;
+
+                while (p < end && *p >= '0' && *p <= '9') {
+                    s = s * 10 + (*p++ - '0');
+                }
+
+                if (ngx_miroir_write_touch(r, w, s) != NGX_OK) {
+                    return NGX_ERROR;
+                }
+            }
+
+            p = memchr(p, '\n', end - p);
+            if (p == NULL) {
+                break;
+            }
+
+            p++;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_miroir_write_end_cleanup(void *data)
+{
+    ngx_miroir_write_end(data);
+}
+
+
+/*
+ * Counted before any node gets the write: a helper copy pass that began
+ * before this point sees `started` move and copies again; one that begins
+ * after waits for `done` (ngx_miroir_rebalance_mig.c).
+ */
+ngx_int_t
+ngx_miroir_write_begin(ngx_http_request_t *r, ngx_miroir_write_t *w,
+    ngx_uint_t all)
+{
+    ngx_uint_t                 b;
+    ngx_pool_cleanup_t        *cln;
+    ngx_miroir_write_count_t  *wc;
+
+    if (w->wbegun || w->cl->shm == NULL || w->cl->shm->writes == NULL
+        || w->cl->shm->rebalance == NULL        /* no helper has run */
+        || (!all && w->wbuckets == NULL))
+    {
+        return NGX_OK;          /* nothing to count */
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_miroir_write_end_cleanup;
+    cln->data = w;
+
+    wc = w->cl->shm->writes;
+    w->wall = all;
+
+    for (b = 0; b < NGX_MIROIR_WRITE_BUCKETS; b++) {
+        if (w->wall || w->wbuckets[b]) {
+            (void) ngx_atomic_fetch_add(&wc[b].started, 1);
+        }
+    }
+
+    w->wbegun = 1;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_miroir_write_end(ngx_miroir_write_t *w)
+{
+    ngx_uint_t                 b;
+    ngx_miroir_write_count_t  *wc;
+
+    if (!w->wbegun || w->wended) {
+        return;
+    }
+
+    w->wended = 1;
+    wc = w->cl->shm->writes;
+
+    for (b = 0; b < NGX_MIROIR_WRITE_BUCKETS; b++) {
+        if (w->wall || w->wbuckets[b]) {
+            (void) ngx_atomic_fetch_add(&wc[b].done, 1);
+        }
+    }
+}
+
+
 /* ------------------------------------------------------------ steps */
 
 /*
@@ -927,6 +1088,18 @@ ngx_miroir_write_main(ngx_http_request_t *r, ngx_miroir_write_t *w)
     ngx_miroir_call_t    *call;
     ngx_miroir_fanout_t  *fo;
 
+    if (ngx_miroir_write_begin(r, w, 1) != NGX_OK) {
+        ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* stable_ties: the hidden rule in the rules the nodes get */
+
+    if (ngx_miroir_ties_write(r, w) != NGX_OK) {
+        ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     fo = ngx_miroir_fanout_create(r, w->cl, w->cl->nodes.nelts);
     if (fo == NULL) {
         ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -934,6 +1107,16 @@ ngx_miroir_write_main(ngx_http_request_t *r, ngx_miroir_write_t *w)
     }
 
     for (i = 0; i < w->cl->nodes.nelts; i++) {
+        if (w->doc_delete && ngx_miroir_write_lacks_index(w, i)) {
+            /*
+             * A new owner of a moving shard that has no index yet holds
+             * nothing to delete (its task would fail index_not_found).
+             * Should the helper create and fill it meanwhile, the write
+             * counted above makes it copy the shard again.
+             */
+            continue;
+        }
+
         call = ngx_miroir_fanout_add(fo, i, w->method, &w->uri, &w->args);
         if (call == NULL) {
             ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -945,9 +1128,106 @@ ngx_miroir_write_main(ngx_http_request_t *r, ngx_miroir_write_t *w)
         call->content_type = w->content_type;
     }
 
+    if (w->doc_delete) {
+        /* the probe served ngx_miroir_write_lacks_index() only */
+        w->ensure_filter = 0;
+    }
+
     if (ngx_miroir_fanout_start(fo, ngx_miroir_write_accepted, w) != NGX_OK) {
         ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
+}
+
+
+static const char *
+ngx_miroir_write_quorum_name(ngx_miroir_cluster_conf_t *cl)
+{
+    switch (cl->write_quorum) {
+    case NGX_MIROIR_QUORUM_ONE:
+        return "one";
+    case NGX_MIROIR_QUORUM_MAJORITY:
+        return "majority";
+    default:
+        return "all";
+    }
+}
+
+
+/*
+ * event=quorum_failed (rate limited per index): the nodes that failed,
+ * and the node tasks of those that accepted (they run anyway).
+ */
+static void
+ngx_miroir_write_log_quorum(ngx_http_request_t *r, ngx_miroir_write_t *w,
+    ngx_miroir_fanout_t *fo, uint8_t *failed, miroir_error_t *err)
+{
+    u_char                  *p, *q, *plast, *qlast;
+    cJSON                   *json, *uid;
+    ngx_str_t                none = ngx_string("-");
+    ngx_uint_t               i;
+    ngx_miroir_call_t       *call;
+    ngx_miroir_node_conf_t  *node;
+    u_char                   nodes[256], tasks[256];
+    u_char                   detail[MIROIR_ERROR_MSG_LEN];
+
+    node = w->cl->nodes.elts;
+    call = fo->calls.elts;
+
+    p = nodes;
+    plast = nodes + sizeof(nodes);
+
+    for (i = 0; i < w->cl->nodes.nelts; i++) {
+        if (failed[i]) {
+            p = ngx_slprintf(p, plast, "%s%V", p == nodes ? "" : ",",
+                             &node[i].id);
+        }
+    }
+
+    q = tasks;
+    qlast = tasks + sizeof(tasks);
+
+    for (i = 0; i < fo->calls.nelts; i++) {
+        if (failed[call[i].node] || call[i].node >= w->cl->nodes.nelts) {
+            continue;
+        }
+
+        json = ngx_miroir_json_parse(r, call[i].response.data,
+                                     call[i].response.len);
+        uid = json ? cJSON_GetObjectItemCaseSensitive(json, "taskUid") : NULL;
+
+        if (cJSON_IsNumber(uid)) {
+            q = ngx_slprintf(q, qlast, "%s%V:%uL", q == tasks ? "" : ",",
+                             &node[call[i].node].id,
+                             (uint64_t) uid->valuedouble);
+        }
+    }
+
+    if (p == nodes) {
+        p = ngx_cpymem(p, "-", 1);
+    }
+
+    if (q == tasks) {
+        q = ngx_cpymem(q, "-", 1);
+    }
+
+    /* one quoted value (the client's message itself is left as is) */
+
+    for (i = 0; err->message[i] && i < sizeof(detail) - 1; i++) {
+        detail[i] = (err->message[i] == '"' || err->message[i] == '\\')
+                    ? '\'' : (u_char) err->message[i];
+    }
+
+    detail[i] = '\0';
+
+    ngx_miroir_log_event(r->connection->log, NGX_LOG_ERR, "quorum_failed",
+                         &w->cl->name, w->index.len ? &w->index : &none,
+                         "index=%V quorum=%s failed=%*s accepted_tasks=%*s "
+                         "method=%V path=%V detail=\"%s\"",
+                         w->index.len ? &w->index : &none,
+                         ngx_miroir_write_quorum_name(w->cl),
+                         (size_t) (p - nodes), nodes,
+                         (size_t) (q - tasks), tasks,
+                         &r->method_name, &r->uri, detail);
 }
 
 
@@ -963,6 +1243,7 @@ ngx_miroir_write_quorum(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
     uint16_t                    reach[2 * MIROIR_MAX_RF];
     uint16_t                    tag[2 * MIROIR_MAX_RF];
     uint32_t                    s, k, ok, need, n;
+    uint32_t                    nstale[MIROIR_MAX_NODES];
     ngx_uint_t                  i, nfailed, nreach, ntag;
     const uint16_t             *owners;
     ngx_miroir_node_conf_t     *node;
@@ -1057,6 +1338,8 @@ ngx_miroir_write_quorum(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
         }
     }
 
+    ngx_memzero(nstale, sizeof(nstale));
+
     for (s = 0; s < rt->nshards; s++) {
         if (touched && !touched[s]) {
             continue;
@@ -1076,15 +1359,22 @@ ngx_miroir_write_quorum(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
         for (k = 0; k < n; k++) {
             if (failed[owners[k]]) {
                 ngx_miroir_stale_mark(cl, s, owners[k], r->connection->log);
+                nstale[owners[k]]++;
             }
         }
     }
 
     (void) ngx_miroir_stale_save(cl, r->connection->log);
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "miroir: write accepted without node%s %s: their shards "
-                  "are marked stale", nfailed > 1 ? "s" : "", names);
+    for (i = 0; i < cl->nodes.nelts; i++) {
+        if (failed[i] && nstale[i]) {
+            ngx_miroir_log_event(r->connection->log, NGX_LOG_WARN,
+                                 "replica_stale", &cl->name, &node[i].id,
+                                 "node=%V shards=%uD quorum=%s path=%V",
+                                 &node[i].id, nstale[i],
+                                 ngx_miroir_write_quorum_name(cl), &r->uri);
+        }
+    }
 
     return NGX_OK;
 }
@@ -1247,12 +1537,24 @@ ngx_miroir_write_accepted(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
     uint8_t                  sent[MIROIR_MAX_NODES];
     uint8_t                 *touched;
     ngx_miroir_call_t       *call;
+    cJSON                  **answers;
     ngx_miroir_write_t      *w;
+    ngx_miroir_node_conf_t  *node;
     ngx_miroir_task_part_t  *parts;
     const char              *tname;
 
     w = fo->data;
     call = fo->calls.elts;
+
+    answers = ngx_pcalloc(r->pool, fo->calls.nelts * sizeof(cJSON *));
+    if (answers == NULL) {
+        ngx_miroir_write_end(w);
+        ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* every node answered: the write is in their task queues */
+    ngx_miroir_write_end(w);
 
     ngx_memzero(failed, sizeof(failed));
     ngx_memzero(sent, sizeof(sent));
@@ -1271,11 +1573,38 @@ ngx_miroir_write_accepted(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
             ngx_miroir_write_pass(r, &call[i]);
             return;
         }
+
+        if (w->aux[call[i].node]) {
+            continue;
+        }
+
+        /*
+         * A 202 whose body holds no task uid cannot be followed: the node
+         * may have the write or not, so it counts as failed (quorum and
+         * stale marks), not as accepted.
+         */
+
+        answers[i] = ngx_miroir_json_parse(r, call[i].response.data,
+                                           call[i].response.len);
+        uid = answers[i] ? cJSON_GetObjectItemCaseSensitive(answers[i],
+                                                            "taskUid")
+                         : NULL;
+
+        if (!cJSON_IsNumber(uid)) {
+            node = &((ngx_miroir_node_conf_t *) w->cl->nodes.elts)
+                                                              [call[i].node];
+            ngx_miroir_log_event(r->connection->log, NGX_LOG_WARN,
+                                 "node_error", &w->cl->name, &node->id,
+                                 "node=%V reason=no_task status=%ui",
+                                 &node->id, call[i].status);
+            failed[call[i].node] = 1;
+        }
     }
 
     touched = ngx_miroir_write_touched(r, w, failed);
 
     if (ngx_miroir_write_quorum(r, w->cl, failed, touched, &err) != NGX_OK) {
+        ngx_miroir_write_log_quorum(r, w, fo, failed, &err);
         ngx_miroir_finish(r, ngx_miroir_send_error(r, &err));
         return;
     }
@@ -1297,8 +1626,7 @@ ngx_miroir_write_accepted(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
             continue;
         }
 
-        json = ngx_miroir_json_parse(r, call[i].response.data,
-                                     call[i].response.len);
+        json = answers[i];
         uid = json ? cJSON_GetObjectItemCaseSensitive(json, "taskUid") : NULL;
 
         if (!cJSON_IsNumber(uid)) {
@@ -1328,6 +1656,7 @@ ngx_miroir_write_accepted(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
         miroir_error_set(&err, NGX_HTTP_SERVICE_UNAVAILABLE,
                          "miroir_quorum_not_met", "system",
                          "No node accepted the write.");
+        ngx_miroir_write_log_quorum(r, w, fo, failed, &err);
         ngx_miroir_finish(r, ngx_miroir_send_error(r, &err));
         return;
     }
@@ -1340,6 +1669,8 @@ ngx_miroir_write_accepted(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
     w->nparts = nparts;
     w->tname = tname;
     w->tindex = idx;
+
+    ngx_miroir_ties_accepted(r, w, failed, sent);
 
     (void) ngx_atomic_fetch_add(&w->cl->shm->settings_epoch, 1);
 
@@ -1378,10 +1709,18 @@ ngx_miroir_write_after(ngx_http_request_t *r, ngx_miroir_write_t *w,
     ngx_miroir_fanout_done_pt done)
 {
     u_char               *p;
+    ngx_int_t             rc;
     ngx_str_t             uri, *list;
     ngx_uint_t            i;
     ngx_miroir_call_t    *call;
     ngx_miroir_fanout_t  *after;
+
+    if (w->ties_fetch) {
+        rc = ngx_miroir_ties_fetch(r, w, done);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
 
     list = ngx_miroir_write_filter_list(r, w->cl);
     if (list == NULL) {
@@ -1405,6 +1744,15 @@ ngx_miroir_write_after(ngx_http_request_t *r, ngx_miroir_write_t *w,
     after = NULL;
 
     for (i = 0; i < w->cl->nodes.nelts; i++) {
+        if (w->ties_rules.len) {
+            /* stable_ties: the fields and the rules in one PATCH */
+            if (ngx_miroir_ties_after_add(r, w, i, list, &after) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
         if (w->exists[i]) {
             continue;
         }
@@ -1441,7 +1789,7 @@ ngx_miroir_write_answer(ngx_http_request_t *r, ngx_miroir_write_t *w)
 {
     if (ngx_miroir_tasks_add(r, w->cl, &w->tindex, w->tname, w->agg,
                              w->received, w->parts, w->nparts, w->failed,
-                             w->enqueued_at, &w->answer)
+                             w->enqueued_at, w->ties, &w->answer)
         != NGX_OK)
     {
         ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -1490,10 +1838,12 @@ ngx_miroir_write_after_done(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
         uid = json ? cJSON_GetObjectItemCaseSensitive(json, "taskUid") : NULL;
 
         if (!cJSON_IsNumber(uid)) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "miroir: could not make Miroir's fields "
-                          "filterable on node %ui (status %i)",
-                          call[i].node, call[i].status);
+            ngx_miroir_log_node_error(r->connection->log, NGX_LOG_WARN,
+                                      w->cl, call[i].node, call[i].method,
+                                      &call[i].uri, "no_task",
+                                      call[i].status,
+                                      "could not make Miroir's fields "
+                                      "filterable");
             continue;
         }
 

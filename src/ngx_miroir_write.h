@@ -78,6 +78,28 @@ struct ngx_miroir_write_s {
     ngx_str_t                       tindex;
     miroir_error_t                 *failed;      /* Miroir failed it */
     u_char                          enqueued_at[40];
+
+    /* stable_ties (ngx_miroir_ties.c) */
+    char                           *ties;        /* the hidden rule sent */
+    char                           *ties_pk;
+    ngx_str_t                       ties_rules;  /* after step: the rules */
+    ngx_str_t                       ties_uri;
+    ngx_str_t                       ties_full;   /* + filterable fields */
+    ngx_str_t                       ties_only;
+    ngx_int_t                       ties_node;   /* where to read them */
+    ngx_uint_t                      ties_all:1;  /* to every live node */
+    ngx_uint_t                      ties_fetch:1;
+    ngx_miroir_fanout_done_pt       ties_done;
+    ngx_str_t                       ties_keep;   /* rules to remember */
+    ngx_uint_t                      ties_keep_set:1;
+    uint8_t                         live[MIROIR_MAX_NODES];
+
+    /* counted in the zone's write buckets (ngx_miroir_write_begin()) */
+    uint8_t                        *wbuckets;    /* touched buckets */
+    ngx_uint_t                      wall:1;      /* every bucket */
+    ngx_uint_t                      wbegun:1;
+    ngx_uint_t                      wended:1;
+    ngx_uint_t                      doc_delete:1; /* delete by filter/all */
 };
 
 
@@ -103,6 +125,21 @@ ngx_int_t ngx_miroir_write_quorum(ngx_http_request_t *r,
 ngx_str_t *ngx_miroir_write_filter_list(ngx_http_request_t *r,
     ngx_miroir_cluster_conf_t *cl);
 
+/*
+ * Writes in flight per shard bucket (ngx_miroir_write_count_t): touch()
+ * records a shard the write may change, begin() counts the write as
+ * started in the touched buckets (all: every bucket) before any node gets
+ * it, end() counts it as done once the main fan-out is over (also called
+ * by a pool cleanup, so a failed or aborted write is counted too).
+ */
+ngx_int_t ngx_miroir_write_touch(ngx_http_request_t *r,
+    ngx_miroir_write_t *w, ngx_uint_t shard);
+ngx_int_t ngx_miroir_write_touch_parts(ngx_http_request_t *r,
+    ngx_miroir_write_t *w, miroir_split_result_t *res);
+ngx_int_t ngx_miroir_write_begin(ngx_http_request_t *r,
+    ngx_miroir_write_t *w, ngx_uint_t all);
+void ngx_miroir_write_end(ngx_miroir_write_t *w);
+
 /* ngx_miroir_write_docs.c */
 void ngx_miroir_write_docs_body(ngx_http_request_t *r, ngx_str_t *body);
 void ngx_miroir_write_docs_send(ngx_http_request_t *r,
@@ -115,6 +152,9 @@ ngx_int_t ngx_miroir_write_payload_limit(ngx_http_request_t *r,
     ngx_miroir_cluster_conf_t *cl, off_t len);
 ngx_int_t ngx_miroir_write_too_large(ngx_http_request_t *r,
     ngx_miroir_cluster_conf_t *cl);
+ngx_uint_t ngx_miroir_write_moving(ngx_miroir_cluster_conf_t *cl);
+ngx_uint_t ngx_miroir_write_lacks_index(ngx_miroir_write_t *w,
+    ngx_uint_t node);
 
 /* ngx_miroir_write_read.c: index and settings reads */
 ngx_int_t ngx_miroir_write_index_get(ngx_http_request_t *r,
@@ -132,13 +172,33 @@ ngx_int_t ngx_miroir_tasks_add(ngx_http_request_t *r,
     ngx_miroir_cluster_conf_t *cl, ngx_str_t *index, const char *type,
     ngx_uint_t agg, int64_t received, ngx_miroir_task_part_t *parts,
     ngx_uint_t nparts, miroir_error_t *failed, u_char *enqueued_at,
-    ngx_str_t *answer);
+    const char *ties, ngx_str_t *answer);
 void ngx_miroir_tasks_time(u_char *buf);
 void ngx_miroir_stale_mark(ngx_miroir_cluster_conf_t *cl, ngx_uint_t shard,
     ngx_uint_t node, ngx_log_t *log);
 ngx_int_t ngx_miroir_stale_save(ngx_miroir_cluster_conf_t *cl,
     ngx_log_t *log);
 ngx_int_t ngx_miroir_tasks_init_module(ngx_cycle_t *cycle);
+
+/* ngx_miroir_ties.c: stable_ties on the write path */
+ngx_int_t ngx_miroir_ties_write(ngx_http_request_t *r, ngx_miroir_write_t *w);
+void ngx_miroir_ties_accepted(ngx_http_request_t *r, ngx_miroir_write_t *w,
+    uint8_t *failed, uint8_t *sent);
+ngx_int_t ngx_miroir_ties_fetch(ngx_http_request_t *r, ngx_miroir_write_t *w,
+    ngx_miroir_fanout_done_pt done);
+ngx_int_t ngx_miroir_ties_after_add(ngx_http_request_t *r,
+    ngx_miroir_write_t *w, ngx_uint_t i, ngx_str_t *list,
+    ngx_miroir_fanout_t **after);
+void ngx_miroir_ties_hide_settings(ngx_miroir_cluster_conf_t *cl, cJSON *json,
+    ngx_str_t *index);
+void ngx_miroir_ties_hide_task(cJSON *rec, cJSON *task);
+void ngx_miroir_ties_mem_put(ngx_miroir_cluster_conf_t *cl, ngx_str_t *uid,
+    const char *pk, ngx_str_t *rules);
+void ngx_miroir_ties_mem_get(ngx_http_request_t *r,
+    ngx_miroir_cluster_conf_t *cl, ngx_str_t *uid, char **pk,
+    ngx_str_t *rules);
+void ngx_miroir_ties_mem_forget(ngx_miroir_cluster_conf_t *cl,
+    ngx_str_t *uid);
 
 
 #endif /* NGX_MIROIR_WRITE_H */

@@ -23,14 +23,13 @@ static const char *const  ngx_miroir_docs_args[] = {
 
 
 static void ngx_miroir_write_split_cleanup(void *data);
-static ngx_uint_t ngx_miroir_write_moving(ngx_miroir_cluster_conf_t *cl);
-static ngx_uint_t ngx_miroir_write_lacks_index(ngx_miroir_write_t *w,
-    ngx_uint_t node);
 static ngx_int_t ngx_miroir_write_migration(ngx_http_request_t *r,
     ngx_miroir_cluster_conf_t *cl, const miroir_route_table_t *rt,
     miroir_route_table_t *mrt, miroir_split_conf_t *conf);
 static void ngx_miroir_write_batch_send(ngx_http_request_t *r,
     ngx_miroir_write_t *w);
+static ngx_int_t ngx_miroir_write_touch_ids(ngx_http_request_t *r,
+    ngx_miroir_write_t *w, ngx_str_t *body);
 static void ngx_miroir_write_one_send(ngx_http_request_t *r,
     ngx_miroir_write_t *w);
 
@@ -483,7 +482,7 @@ ngx_miroir_write_failed_task(ngx_http_request_t *r, ngx_miroir_write_t *w,
 
 
 /* Whether any shard is being migrated (a delete then probes the index). */
-static ngx_uint_t
+ngx_uint_t
 ngx_miroir_write_moving(ngx_miroir_cluster_conf_t *cl)
 {
     const uint8_t   *mig;
@@ -500,7 +499,7 @@ ngx_miroir_write_moving(ngx_miroir_cluster_conf_t *cl)
  * probe, and only when another node has the index (otherwise the client
  * gets Meilisearch's index_not_found as usual).
  */
-static ngx_uint_t
+ngx_uint_t
 ngx_miroir_write_lacks_index(ngx_miroir_write_t *w, ngx_uint_t node)
 {
     ngx_uint_t  i;
@@ -708,6 +707,16 @@ ngx_miroir_write_docs_send(ngx_http_request_t *r, ngx_miroir_write_t *w)
         args.len = p - args.data;
     }
 
+    /* the copies of these shards change: the helper must know */
+
+    if (ngx_miroir_write_touch_parts(r, w, res) != NGX_OK
+        || ngx_miroir_write_begin(r, w, w->wbuckets == NULL && res->ndocs)
+           != NGX_OK)
+    {
+        ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     fo = ngx_miroir_fanout_create(r, w->cl, w->cl->nodes.nelts);
     if (fo == NULL) {
         ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -833,7 +842,10 @@ ngx_int_t
 ngx_miroir_write_delete_one(ngx_http_request_t *r, ngx_miroir_write_t *w,
     ngx_str_t *id)
 {
-    ngx_miroir_docs_t  *d;
+    uint32_t                     s;
+    const uint16_t              *owners;
+    ngx_miroir_docs_t           *d;
+    const miroir_route_table_t  *rt;
 
     d = ngx_pcalloc(r->pool, sizeof(ngx_miroir_docs_t));
     if (d == NULL) {
@@ -845,6 +857,21 @@ ngx_miroir_write_delete_one(ngx_http_request_t *r, ngx_miroir_write_t *w,
     w->received = 1;
     w->next = ngx_miroir_write_one_send;
     w->ensure_filter = ngx_miroir_write_moving(w->cl);
+
+    /* counted before the probe: see ngx_miroir_write_begin() */
+
+    rt = ngx_miroir_route_table(w->cl, r->connection->log);
+    if (rt == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    s = miroir_split_route_id(rt, id->data, id->len, &owners);
+
+    if (ngx_miroir_write_touch(r, w, s) != NGX_OK
+        || ngx_miroir_write_begin(r, w, 0) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (ngx_miroir_write_start(r, w, 0) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -918,6 +945,66 @@ ngx_miroir_write_one_send(ngx_http_request_t *r, ngx_miroir_write_t *w)
 }
 
 
+/*
+ * The shards of a delete-batch body's ids, counted as started.  An id
+ * routed here by its unescaped string; any other item (or a body that is
+ * not an array: the request fails anyway) counts in every bucket.
+ */
+static ngx_int_t
+ngx_miroir_write_touch_ids(ngx_http_request_t *r, ngx_miroir_write_t *w,
+    ngx_str_t *body)
+{
+    u_char                      *p, num[NGX_INT64_LEN + 1];
+    cJSON                       *json, *item;
+    uint32_t                     s;
+    ngx_uint_t                   all;
+    const uint16_t              *owners;
+    const miroir_route_table_t  *rt;
+
+    if (w->cl->shm == NULL || w->cl->shm->rebalance == NULL) {
+        return NGX_OK;          /* no helper has run: nothing to count */
+    }
+
+    rt = ngx_miroir_route_table(w->cl, r->connection->log);
+    if (rt == NULL) {
+        return NGX_ERROR;
+    }
+
+    json = ngx_miroir_json_parse(r, body->data, body->len);
+    all = !cJSON_IsArray(json);
+
+    if (all) {
+        json = NULL;
+    }
+
+    cJSON_ArrayForEach(item, json) {
+        if (cJSON_IsString(item)) {
+            s = miroir_split_route_id(rt, item->valuestring,
+                                      ngx_strlen(item->valuestring),
+                                      &owners);
+
+        } else if (cJSON_IsNumber(item) && item->valuedouble >= 0
+                   && item->valuedouble < 9007199254740992.0
+                   && item->valuedouble == (double) (int64_t) item->valuedouble)
+        {
+            /* an integer id: its JSON text is its digits */
+            p = ngx_sprintf(num, "%L", (int64_t) item->valuedouble);
+            s = miroir_split_route_id(rt, num, p - num, &owners);
+
+        } else {
+            all = 1;
+            break;
+        }
+
+        if (ngx_miroir_write_touch(r, w, s) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_miroir_write_begin(r, w, all);
+}
+
+
 /* POST /indexes/:uid/documents/delete-batch: each node its ids. */
 void
 ngx_miroir_write_delete_batch_body(ngx_http_request_t *r, ngx_str_t *body)
@@ -944,6 +1031,13 @@ ngx_miroir_write_delete_batch_body(ngx_http_request_t *r, ngx_str_t *body)
     w->docs = d;
     w->next = ngx_miroir_write_batch_send;
     w->ensure_filter = ngx_miroir_write_moving(w->cl);
+
+    /* counted before the probe: see ngx_miroir_write_begin() */
+
+    if (ngx_miroir_write_touch_ids(r, w, body) != NGX_OK) {
+        ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     if (ngx_miroir_write_start(r, w, 1) != NGX_OK) {
         ngx_miroir_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);

@@ -239,7 +239,10 @@ ngx_miroir_zone_sync(ngx_shm_zone_t *shm_zone, ngx_miroir_main_conf_t *mmcf,
 
                 sc->metrics = ngx_slab_calloc_locked(shpool,
                                                   ngx_miroir_metrics_size());
-                if (sc->metrics == NULL) {
+                sc->writes = ngx_slab_calloc_locked(shpool,
+                                     NGX_MIROIR_WRITE_BUCKETS
+                                     * sizeof(ngx_miroir_write_count_t));
+                if (sc->metrics == NULL || sc->writes == NULL) {
                     rc = NGX_ERROR;
                     goto done;
                 }
@@ -256,6 +259,16 @@ ngx_miroir_zone_sync(ngx_shm_zone_t *shm_zone, ngx_miroir_main_conf_t *mmcf,
             sc->metrics = ngx_slab_calloc_locked(shpool,
                                                  ngx_miroir_metrics_size());
             if (sc->metrics == NULL) {
+                rc = NGX_ERROR;
+                goto done;
+            }
+        }
+
+        if (sc->writes == NULL) {
+            sc->writes = ngx_slab_calloc_locked(shpool,
+                                     NGX_MIROIR_WRITE_BUCKETS
+                                     * sizeof(ngx_miroir_write_count_t));
+            if (sc->writes == NULL) {
                 rc = NGX_ERROR;
                 goto done;
             }

@@ -144,6 +144,10 @@ ev_primary(ev_t *e)
     attr[n] = 0;
     ev_attr(e, attr, have, sizeof(have));
 
+    if (ev_word(e, "EXISTS")) {
+        return 1;                       /* every field is set here */
+    }
+
     if (ev_word(e, "=")) {
         ev_value(e, v, sizeof(v));
         return strcmp(have, v) == 0;
@@ -397,7 +401,7 @@ START_TEST(test_quote_and_builders)
     free(s);
 
     s = miroir_filter_shards(sh, 1, 1);
-    ck_assert_str_eq(s, "NOT _miroir_shard IN [3]");
+    ck_assert_str_eq(s, "_miroir_shard EXISTS AND NOT _miroir_shard IN [3]");
     free(s);
 
     s = miroir_filter_and("a = 1", "b = 2 OR c = 3");
@@ -573,7 +577,8 @@ START_TEST(test_compose_keeps_restriction)
                                            26, both, &out, &err), MIROIR_OK);
     ck_assert_str_eq(out, "\"(_miroir_o0 = n1 OR x = 1) AND "
                           "((_miroir_o0 = \\\"n1\\\") AND "
-                          "(NOT _miroir_shard IN [1, 2, 3]))\"");
+                          "(_miroir_shard EXISTS AND "
+                          "NOT _miroir_shard IN [1, 2, 3]))\"");
 
     free(out);
     free(lead);

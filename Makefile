@@ -38,7 +38,7 @@ SRC_NOW     := $(sort $(NGX_C) $(CORE_C))
 
 .PHONY: all module deps test unit test-unit test-meilisim test-golden test-t \
         run stop bench fuzz clean release-notes test-asan test-release-notes deb \
-        test-valgrind
+        test-valgrind soak
 
 all: module
 
@@ -120,6 +120,7 @@ test-asan:
 	    "$$($(CC) -print-file-name=libasan.so)" \
 	    "$$($(CC) -print-file-name=libubsan.so)" > $(ASAN_DIR)/nginx-asan
 	chmod +x $(ASAN_DIR)/nginx-asan
+	MIROIR_SANITIZED=1 \
 	ASAN_OPTIONS=detect_leaks=0:log_path=$(CURDIR)/$(ASAN_DIR)/san \
 	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/$(ASAN_DIR)/san \
 	TEST_NGINX_BINARY=$(CURDIR)/$(ASAN_DIR)/nginx-asan \
@@ -138,20 +139,31 @@ test-release-notes:
 	tests/release-notes.sh
 
 # The t/ suite with nginx under valgrind's memcheck (slow: minutes).  Any
-# invalid access, use of uninitialised memory or definite leak fails it.
-VG_DIR := build/valgrind
+# invalid access, use of uninitialised memory or definite leak fails it, as
+# does a failed test.  t/valgrind.supp hides nginx's own exit-time
+# allocations only; t/valgrind-nodlclose.c keeps the module mapped at exit,
+# so memory its static caches point to is not counted as lost.
+# t/051-helper.t is left out: it finds the helper by its process title,
+# which valgrind hides (/proc/PID/cmdline shows valgrind's).
+VG_DIR   := build/valgrind
+VG_SKIP  := t/051-helper.t
+VG_TESTS ?= $(filter-out $(VG_SKIP),$(sort $(wildcard t/*.t)))
+VG_BAD   := Invalid (read|write|free)|uninitialised|Mismatched free|overlap|definitely lost in loss record
 
 test-valgrind: $(MODULE)
 	rm -rf $(VG_DIR) && mkdir -p $(VG_DIR)
+	$(CC) -shared -fPIC -O2 -o $(VG_DIR)/nodlclose.so t/valgrind-nodlclose.c
+	@rc=0; \
 	TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_VALGRIND_DIR=$(CURDIR)/$(VG_DIR) \
+	TEST_NGINX_VALGRIND_PRELOAD=$(CURDIR)/$(VG_DIR)/nodlclose.so \
 	TEST_NGINX_TIMEOUT=20 TEST_NGINX_BINARY=$(NGINX) \
 	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(MODULE) \
 	TEST_NGINX_SERVROOT=$(CURDIR)/$(VG_DIR)/servroot \
-	    prove -I t/lib $(PROVE_FLAGS) $(or $(VG_TESTS),t/)
-	@bad=$$(grep -lE 'Invalid (read|write|free)|uninitialised|definitely lost: [1-9]' \
-	        $(VG_DIR)/valgrind.*.log 2>/dev/null); \
-	if [ -n "$$bad" ]; then cat $$bad; echo "test-valgrind: reports above"; exit 1; fi
-	@echo "test-valgrind: $$(ls $(VG_DIR)/valgrind.*.log | wc -l) nginx processes, no invalid access, no definite leak"
+	    prove -I t/lib $(PROVE_FLAGS) $(VG_TESTS) || rc=1; \
+	bad=$$(grep -lE '$(VG_BAD)' $(VG_DIR)/valgrind.*.log 2>/dev/null); \
+	if [ -n "$$bad" ]; then cat $$bad; echo "test-valgrind: reports above"; exit 1; fi; \
+	echo "test-valgrind: $$(ls $(VG_DIR)/valgrind.*.log | wc -l) nginx processes, no invalid access, no definite leak"; \
+	exit $$rc
 
 # ---------------------------------------------------------------- demo
 run: module
@@ -169,6 +181,15 @@ bench: $(BENCH_BIN) module
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 	bench/run-http
 	$(PYTHON) bench/bench-emulator.py
+	MODULE=$(CURDIR)/$(MODULE) NGINX_BINARY=$(NGINX) bench/bench-migrate 20000
+
+# wrk for SOAK_SECONDS against 3 emulated nodes (RF 2), a node killed and
+# restarted during it; fails on any failed search, RSS growth above
+# SOAK_RSS_BOUND_KB or a leaked descriptor (docs/reliability.md)
+SOAK_SECONDS ?= 120
+soak: module
+	SOAK_SECONDS=$(SOAK_SECONDS) MODULE=$(CURDIR)/$(MODULE) NGINX_BINARY=$(NGINX) \
+	    $(PYTHON) bench/soak
 
 # ---------------------------------------------------------------- fuzz
 FUZZ_FLAGS := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L \
@@ -179,7 +200,8 @@ $(BUILD)/fuzz/%: fuzz/%.c $(CORE_C) $(HEADERS)
 	clang $(FUZZ_FLAGS) $< $(CORE_C) -o $@ -lcjson -lxxhash -lcrypto -lm
 
 fuzz: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do n=$$(basename $$f); n=$${n#fuzz_}; \
+	@set -o pipefail; \
+	for f in $(FUZZ_BIN); do n=$$(basename $$f); n=$${n#fuzz_}; \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 	    echo "== $$f ($(FUZZ_SECONDS)s)"; \
 	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \

@@ -35,6 +35,27 @@ typedef struct {
 } ngx_miroir_task_slot_t;
 
 
+/*
+ * stable_ties: what the write path told the nodes about an index that
+ * they may not have applied yet (tasks still enqueued): its primary key,
+ * and the user's ranking rules written while it had none.  Shared by the
+ * workers, not persisted; the oldest entry is reused.
+ */
+#define NGX_MIROIR_TIES_MEM         32
+#define NGX_MIROIR_TIES_UID_LEN     128
+#define NGX_MIROIR_TIES_RULES_LEN   512
+
+typedef struct {
+    uint64_t                        stamp;      /* 0: free */
+    uint16_t                        uid_len;
+    uint16_t                        pk_len;
+    uint16_t                        rules_len;  /* 0: not known */
+    u_char                          uid[NGX_MIROIR_TIES_UID_LEN];
+    u_char                          pk[NGX_MIROIR_TIES_UID_LEN];
+    u_char                          rules[NGX_MIROIR_TIES_RULES_LEN];
+} ngx_miroir_ties_mem_t;
+
+
 typedef struct {
     uint64_t                        next_uid;
     ngx_uint_t                      lines;      /* in the log file */
@@ -42,6 +63,8 @@ typedef struct {
     uint32_t                        stale_nodes;
     uint32_t                        stale_shards;
     ngx_miroir_task_slot_t          slots[NGX_MIROIR_TASKS_KEEP];
+    uint64_t                        ties_stamp;
+    ngx_miroir_ties_mem_t           ties[NGX_MIROIR_TIES_MEM];
 } ngx_miroir_tasks_shm_t;
 
 
@@ -333,7 +356,7 @@ ngx_int_t
 ngx_miroir_tasks_add(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
     ngx_str_t *index, const char *type, ngx_uint_t agg, int64_t received,
     ngx_miroir_task_part_t *parts, ngx_uint_t nparts, miroir_error_t *failed,
-    u_char *enqueued_at, ngx_str_t *answer)
+    u_char *enqueued_at, const char *ties, ngx_str_t *answer)
 {
     u_char                  *buf, *p, *last, *idx;
     u_char                   now[40];
@@ -358,6 +381,10 @@ ngx_miroir_tasks_add(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
     }
 
     len = 2 * index->len + 1024 + nparts * 64;
+
+    if (ties) {
+        len += 6 * ngx_strlen(ties) + 16;
+    }
 
     if (failed) {
         elen = miroir_error_json(failed, ebuf, sizeof(ebuf));
@@ -401,7 +428,19 @@ ngx_miroir_tasks_add(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
                              parts[i].primary, parts[i].wait);
         }
 
-        p = ngx_slprintf(p, last, "]%s", failed ? ",\"final\":" : "}");
+        p = ngx_slprintf(p, last, "]");
+
+        if (ties) {
+            /* stable_ties: the rule this write added (hidden in details) */
+            p = ngx_slprintf(p, last, ",\"ties\":\"");
+            if (p + 6 * ngx_strlen(ties) < last) {
+                p = (u_char *) ngx_escape_json(p, (u_char *) ties,
+                                               ngx_strlen(ties));
+            }
+            p = ngx_slprintf(p, last, "\"");
+        }
+
+        p = ngx_slprintf(p, last, "%s", failed ? ",\"final\":" : "}");
     }
 
     if (failed) {
@@ -455,6 +494,168 @@ ngx_miroir_tasks_add(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
     answer->len = p - answer->data;
 
     return NGX_OK;
+}
+
+
+/* ------------------------------------------------------------ ties */
+
+static ngx_miroir_ties_mem_t *
+ngx_miroir_ties_mem_find(ngx_miroir_tasks_shm_t *ts, ngx_str_t *uid,
+    ngx_uint_t add)
+{
+    ngx_uint_t              i;
+    ngx_miroir_ties_mem_t  *m, *old;
+
+    old = &ts->ties[0];
+
+    for (i = 0; i < NGX_MIROIR_TIES_MEM; i++) {
+        m = &ts->ties[i];
+
+        if (m->stamp && m->uid_len == uid->len
+            && ngx_memcmp(m->uid, uid->data, uid->len) == 0)
+        {
+            return m;
+        }
+
+        if (m->stamp < old->stamp) {
+            old = m;
+        }
+    }
+
+    if (!add) {
+        return NULL;
+    }
+
+    ngx_memzero(old, sizeof(ngx_miroir_ties_mem_t));
+    ngx_memcpy(old->uid, uid->data, uid->len);
+    old->uid_len = (uint16_t) uid->len;
+    old->stamp = ++ts->ties_stamp;
+
+    return old;
+}
+
+
+/*
+ * Remember an index's primary key (pk, or NULL: keep) and the user's
+ * rules written while it had none (rules: NULL keep, empty: forget).
+ */
+void
+ngx_miroir_ties_mem_put(ngx_miroir_cluster_conf_t *cl, ngx_str_t *uid,
+    const char *pk, ngx_str_t *rules)
+{
+    size_t                   n;
+    ngx_slab_pool_t         *shpool;
+    ngx_miroir_ties_mem_t   *m;
+    ngx_miroir_tasks_shm_t  *ts;
+
+    ts = ngx_miroir_tasks_shm(cl, &shpool);
+    if (ts == NULL || uid->len == 0 || uid->len > NGX_MIROIR_TIES_UID_LEN) {
+        return;
+    }
+
+    n = pk ? ngx_strlen(pk) : 0;
+
+    if (n > NGX_MIROIR_TIES_UID_LEN) {
+        return;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    m = ngx_miroir_ties_mem_find(ts, uid, 1);
+
+    if (pk) {
+        ngx_memcpy(m->pk, pk, n);
+        m->pk_len = (uint16_t) n;
+    }
+
+    if (rules) {
+        m->rules_len = 0;
+
+        if (rules->len <= NGX_MIROIR_TIES_RULES_LEN) {
+            ngx_memcpy(m->rules, rules->data, rules->len);
+            m->rules_len = (uint16_t) rules->len;
+        }
+    }
+
+    m->stamp = ++ts->ties_stamp;
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/* What is remembered of uid: pk (NUL-terminated) and rules, or empty. */
+void
+ngx_miroir_ties_mem_get(ngx_http_request_t *r, ngx_miroir_cluster_conf_t *cl,
+    ngx_str_t *uid, char **pk, ngx_str_t *rules)
+{
+    u_char                  *p;
+    ngx_slab_pool_t         *shpool;
+    ngx_miroir_ties_mem_t   *m;
+    ngx_miroir_tasks_shm_t  *ts;
+
+    *pk = NULL;
+    rules->len = 0;
+    rules->data = NULL;
+
+    ts = ngx_miroir_tasks_shm(cl, &shpool);
+    if (ts == NULL || uid->len == 0 || uid->len > NGX_MIROIR_TIES_UID_LEN) {
+        return;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_MIROIR_TIES_UID_LEN + 1
+                             + NGX_MIROIR_TIES_RULES_LEN);
+    if (p == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    m = ngx_miroir_ties_mem_find(ts, uid, 0);
+
+    if (m && m->pk_len) {
+        *ngx_cpymem(p, m->pk, m->pk_len) = '\0';
+        *pk = (char *) p;
+    }
+
+    if (m && m->rules_len) {
+        rules->data = p + NGX_MIROIR_TIES_UID_LEN + 1;
+        rules->len = m->rules_len;
+        ngx_memcpy(rules->data, m->rules, m->rules_len);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/* Forget uid (NULL: every index, e.g. after a swap). */
+void
+ngx_miroir_ties_mem_forget(ngx_miroir_cluster_conf_t *cl, ngx_str_t *uid)
+{
+    ngx_uint_t               i;
+    ngx_slab_pool_t         *shpool;
+    ngx_miroir_ties_mem_t   *m;
+    ngx_miroir_tasks_shm_t  *ts;
+
+    ts = ngx_miroir_tasks_shm(cl, &shpool);
+    if (ts == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (uid == NULL) {
+        for (i = 0; i < NGX_MIROIR_TIES_MEM; i++) {
+            ts->ties[i].stamp = 0;
+        }
+
+    } else {
+        m = ngx_miroir_ties_mem_find(ts, uid, 0);
+        if (m) {
+            m->stamp = 0;
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
 }
 
 
@@ -807,6 +1008,44 @@ ngx_miroir_shard_is_stale(ngx_miroir_cluster_conf_t *cl, ngx_uint_t shard,
     bit = (size_t) node * ts->stale_shards + shard;
 
     return (ts->stale[bit / 8] >> (bit % 8)) & 1;
+}
+
+
+/*
+ * Whether any copy of any shard is marked stale: one pass over the bits
+ * (a few hundred words) instead of a lookup per shard and owner on every
+ * read (ngx_miroir_read.c).
+ */
+ngx_uint_t
+ngx_miroir_stale_any(ngx_miroir_cluster_conf_t *cl)
+{
+    size_t                   i, n;
+    uint64_t                 w;
+    ngx_slab_pool_t         *shpool;
+    ngx_miroir_tasks_shm_t  *ts;
+
+    ts = ngx_miroir_tasks_shm(cl, &shpool);
+
+    if (ts == NULL || ts->stale == NULL) {
+        return 0;
+    }
+
+    n = ((size_t) ts->stale_nodes * ts->stale_shards + 7) / 8;
+
+    for (i = 0; i + 8 <= n; i += 8) {
+        ngx_memcpy(&w, ts->stale + i, 8);
+        if (w) {
+            return 1;
+        }
+    }
+
+    for ( /* void */ ; i < n; i++) {
+        if (ts->stale[i]) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -1827,6 +2066,18 @@ ngx_miroir_tasks_strip(cJSON *task)
 }
 
 
+/* The node has left the topology (removed or evicted by down_after). */
+static ngx_uint_t
+ngx_miroir_tasks_node_gone(ngx_miroir_cluster_conf_t *cl, ngx_uint_t node)
+{
+    if (cl->shm == NULL || node >= cl->shm->nnodes) {
+        return 1;
+    }
+
+    return cl->shm->nodes[node].state == NGX_MIROIR_NODE_REMOVED;
+}
+
+
 static cJSON *
 ngx_miroir_tasks_node_task(cJSON **answers, ngx_uint_t nnodes,
     ngx_uint_t node, uint64_t uid)
@@ -1938,7 +2189,7 @@ ngx_miroir_tasks_fetched(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
     cJSON                   *task, *st;
     int64_t                  received;
     ngx_uint_t               i, j, n, node, nnodes, missing, agg, terminal;
-    ngx_uint_t               waiting;
+    ngx_uint_t               waiting, unanswered;
     ngx_str_t                s;
     miroir_error_t           err;
     ngx_slab_pool_t         *shpool;
@@ -1984,6 +2235,7 @@ ngx_miroir_tasks_fetched(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
 
         n = 0;
         missing = 0;
+        unanswered = 0;
         waiting = 0;
 
         cJSON_ArrayForEach(part, parts) {
@@ -1993,6 +2245,18 @@ ngx_miroir_tasks_fetched(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
                        (uint64_t) cJSON_GetArrayItem(part, 1)->valuedouble);
 
             if (task == NULL || n == NGX_MIROIR_TASK_PARTS) {
+                /*
+                 * A node that did not answer may still run its part: the
+                 * status waits for it, unless the node has left the
+                 * topology (removed or evicted: it will never answer).
+                 * A node that answered without the task no longer has it.
+                 */
+                if (task == NULL && node < nnodes && answers[node] == NULL
+                    && !ngx_miroir_tasks_node_gone(tr->cl, node))
+                {
+                    unanswered++;
+                }
+
                 missing++;
                 continue;
             }
@@ -2032,7 +2296,7 @@ ngx_miroir_tasks_fetched(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
 
             cJSON_AddItemToObject(rec, "_view", task);
 
-            if (waiting || missing) {
+            if (waiting || unanswered) {
                 cJSON_ReplaceItemInObjectCaseSensitive(task, "status",
                     cJSON_CreateString("processing"));
                 cJSON_ReplaceItemInObjectCaseSensitive(task, "finishedAt",
@@ -2108,6 +2372,7 @@ ngx_miroir_tasks_fetched(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
         }
 
         ngx_miroir_tasks_strip(task);
+        ngx_miroir_ties_hide_task(rec, task);
 
         /* indexUid and type are Miroir's (a swap has no index) */
 
@@ -2117,7 +2382,7 @@ ngx_miroir_tasks_fetched(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
                        || ngx_strcmp(st->valuestring, "failed") == 0
                        || ngx_strcmp(st->valuestring, "canceled") == 0);
 
-        if (terminal && waiting) {
+        if (terminal && (waiting || unanswered)) {
             cJSON_ReplaceItemInObjectCaseSensitive(task, "status",
                 cJSON_CreateString("processing"));
             cJSON_ReplaceItemInObjectCaseSensitive(task, "finishedAt",

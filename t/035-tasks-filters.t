@@ -385,7 +385,8 @@ qr/^\{"uid":9,"batchUid":null,"indexUid":null,"status":"enqueued","type":"taskCa
 
 
 
-=== TEST 11: resumed: canceled on the live nodes, by the Miroir task
+=== TEST 11: resumed: canceled on the live nodes, by the Miroir task; the
+part on the dead node 3 is unknown, so task 8 is not finished yet
 --- resume_tasks_on: 1 2
 --- request eval
 [
@@ -396,7 +397,7 @@ qr/^\{"uid":9,"batchUid":null,"indexUid":null,"status":"enqueued","type":"taskCa
 Authorization: Bearer s3cret
 --- response_body_like eval
 [
-qr/^\{"uid":8,"batchUid":8,"indexUid":"a","status":"canceled","type":"documentAdditionOrUpdate","canceledBy":9,/,
+qr/^\{"uid":8,"batchUid":8,"indexUid":"a","status":"processing","type":"documentAdditionOrUpdate","canceledBy":null,/,
 qr/^\{"uid":9,"batchUid":9,"indexUid":null,"status":"succeeded","type":"taskCancelation","canceledBy":null,"details":\{"matchedTasks":1,"canceledTasks":1,/,
 ]
 --- error_code eval

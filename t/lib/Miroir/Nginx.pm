@@ -15,6 +15,7 @@ package Miroir::Nginx;
 
 use strict;
 use warnings;
+use Cwd ();
 use File::Temp ();
 use IO::Socket::INET ();
 
@@ -64,10 +65,31 @@ $http
 _EOC_
     close $conf;
 
-    system($Nginx, '-p', $Dir, '-c', "$Dir/nginx.conf") == 0
-        or die "nginx did not start: " . error_log();
+    # TEST_NGINX_USE_VALGRIND=1: under memcheck, as Test::Nginx::Util does
+    my @vg;
+    if ($ENV{TEST_NGINX_USE_VALGRIND}) {
+        # nginx's own exit-time leaks, not the module's
+        my $supp = $ENV{TEST_NGINX_VALGRIND_SUPP} // do {
+            (my $d = Cwd::abs_path(__FILE__)) =~ s{/lib/Miroir/Nginx\.pm$}{};
+            "$d/valgrind.supp";
+        };
+        my $vd = $ENV{TEST_NGINX_VALGRIND_DIR} || "$Dir/logs";
+        @vg = ('valgrind', '-q', '--tool=memcheck', '--leak-check=full',
+               '--show-leak-kinds=definite',
+               '--errors-for-leak-kinds=definite', '--num-callers=30',
+               '--keep-debuginfo=yes',
+               (-f $supp ? "--suppressions=$supp" : ()),
+               "--log-file=$vd/valgrind.%p.log");
+    }
+    {
+        # make test-valgrind: a shim that keeps the module mapped at exit
+        local $ENV{LD_PRELOAD} = $ENV{TEST_NGINX_VALGRIND_PRELOAD}
+            if @vg && $ENV{TEST_NGINX_VALGRIND_PRELOAD};
+        system(@vg, $Nginx, '-p', $Dir, '-c', "$Dir/nginx.conf") == 0
+            or die "nginx did not start: " . error_log();
+    }
 
-    for (1 .. 50) {
+    for (1 .. (@vg ? 1500 : 50)) {
         my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$Port");
         last if $s;
         select(undef, undef, undef, 0.05);
@@ -85,7 +107,7 @@ sub error_log {
 sub stop {
     return unless $Dir && -f "$Dir/logs/nginx.pid";
     system($Nginx, '-p', $Dir, '-c', "$Dir/nginx.conf", '-s', 'stop');
-    for (1 .. 50) {
+    for (1 .. ($ENV{TEST_NGINX_USE_VALGRIND} ? 1500 : 50)) {
         last unless -f "$Dir/logs/nginx.pid";
         select(undef, undef, undef, 0.05);
     }

@@ -22,6 +22,7 @@ class Faults:
         self.fail_routes = None      # compiled regex
         self.hang = False
         self.drop_mid_response = False
+        self.garbage = False
         self.refuse = False
         self.refuse_until = None     # time.time() deadline, None = until cleared
         self.pause_tasks = False
@@ -59,6 +60,8 @@ class Faults:
                     self.hang = bool(v)
                 elif n == "dropmidresponse":
                     self.drop_mid_response = bool(v)
+                elif n == "garbage":
+                    self.garbage = bool(v)
                 elif n == "refuse":
                     self.refuse = bool(v)
                     self.refuse_until = None
@@ -79,7 +82,8 @@ class Faults:
                     "errorRate": self.error_rate, "errorStatus": self.error_status,
                     "failRoutes": self.fail_routes.pattern if self.fail_routes else None,
                     "hang": self.hang, "dropMidResponse": self.drop_mid_response,
-                    "refuse": self.refusing(), "pauseTasks": self.pause_tasks}
+                    "garbage": self.garbage, "refuse": self.refusing(),
+                    "pauseTasks": self.pause_tasks}
 
     # ---- queries used by the HTTP layer ----
     def refusing(self):
@@ -95,7 +99,8 @@ class Faults:
         return bool(fr.search(path) or fr.search(method + " " + path))
 
     def decide(self, method, path):
-        """Return (latency_seconds, action) with action in None/'hang'/'drop'/'error'."""
+        """Return (latency_seconds, action) with action in
+        None/'hang'/'drop'/'garbage'/'error'."""
         with self.lock:
             if not self.targeted(method, path):
                 return 0.0, None
@@ -106,6 +111,8 @@ class Faults:
                 return lat, "hang"
             if self.drop_mid_response:
                 return lat, "drop"
+            if self.garbage:
+                return lat, "garbage"
             rate = self.error_rate
             if rate is None:
                 rate = 1.0 if self.fail_routes is not None else 0.0

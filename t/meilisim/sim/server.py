@@ -19,6 +19,9 @@ from .routes import App, Request, PAYLOAD_LIMIT_DEFAULT
 from .store import State
 from .util import dumps
 
+# the "garbage" fault's body: announced as JSON, not JSON
+GARBAGE = b'{"meilisim": garbage, \x00\xff [unterminated'
+
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -158,7 +161,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         data = b"" if resp.body == "" else dumps(resp.body).encode("utf-8")
         extra = dict(resp.headers)
-        if data and srv.compress:
+        if action == "garbage":
+            # the request was processed; the answer is not JSON
+            data = GARBAGE
+        elif data and srv.compress:
             enc = negotiate(self.headers.get("Accept-Encoding"))
             if enc == "gzip":
                 data = gzip.compress(data, compresslevel=1)
@@ -241,6 +247,8 @@ def parse_args(argv):
     p.add_argument("--fail-routes", default=None, help="regex on the path (or 'METHOD path')")
     p.add_argument("--hang", action="store_true")
     p.add_argument("--drop-mid-response", action="store_true")
+    p.add_argument("--garbage", action="store_true",
+                   help="answer every request with a body that is not JSON")
     p.add_argument("--refuse", action="store_true")
     p.add_argument("--pause-tasks", action="store_true")
     return p.parse_args(argv)
@@ -254,6 +262,7 @@ def main(argv=None):
     faults.configure({"latencyMs": args.latency_ms, "errorRate": args.error_rate,
                       "errorStatus": args.error_status, "failRoutes": args.fail_routes,
                       "hang": args.hang, "dropMidResponse": args.drop_mid_response,
+                      "garbage": args.garbage,
                       "refuse": args.refuse, "pauseTasks": args.pause_tasks})
     state = State(master_key=args.master_key, data_dir=args.data_dir, name=args.name)
     if args.data_dir:

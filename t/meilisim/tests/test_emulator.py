@@ -44,6 +44,21 @@ class FaultsTest(MeiliTest):
             r.read()
         conn.close()
 
+    def test_garbage(self):
+        self.set(garbage=True, failRoutes="^/health$")
+        conn = http.client.HTTPConnection(self.c.host, self.c.port, timeout=5)
+        conn.request("GET", "/health")
+        r = conn.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.getheader("Content-Type"), "application/json")
+        self.assertTrue(r.read().startswith(b'{"meilisim": garbage'))
+        self.set()
+        conn.request("GET", "/health")
+        r = conn.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"available", r.read())
+        conn.close()
+
     def test_hang(self):
         self.set(hang=True, failRoutes="^/version$")
         s = socket.create_connection((self.c.host, self.c.port), timeout=0.3)

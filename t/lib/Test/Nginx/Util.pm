@@ -73,6 +73,13 @@ our $PidFile    = "$LogDir/nginx.pid";
 
 # pid of the nginx (master) we started, undef when none is running
 our $NginxPid;
+
+# nginx's own exit-time leaks, not the module's (t/valgrind.supp)
+our $ValgrindSupp = $ENV{TEST_NGINX_VALGRIND_SUPP} // do {
+    (my $d = Cwd::abs_path(__FILE__)) =~ s{/lib/Test/Nginx/Util\.pm$}{};
+    "$d/valgrind.supp";
+};
+
 # where the next error_log check starts reading error.log
 our $ErrLogFilePos = 0;
 
@@ -391,6 +398,8 @@ sub nginx_cmd {
         unshift @cmd, 'valgrind', '-q', '--tool=memcheck',
             '--leak-check=full', '--show-leak-kinds=definite',
             '--errors-for-leak-kinds=definite', '--num-callers=30',
+            '--keep-debuginfo=yes',
+            (-f $ValgrindSupp ? "--suppressions=$ValgrindSupp" : ()),
             "--log-file=$dir/valgrind.%p.log";
     }
 
@@ -410,6 +419,10 @@ sub start_nginx {
         # nginx copies startup errors to stderr; keep the TAP clean
         open STDOUT, '>>', "$LogDir/stderr.log";
         open STDERR, '>>', "$LogDir/stderr.log";
+        # make test-valgrind: a shim that keeps the module mapped at exit
+        $ENV{LD_PRELOAD} = $ENV{TEST_NGINX_VALGRIND_PRELOAD}
+            if $ENV{TEST_NGINX_USE_VALGRIND}
+               && $ENV{TEST_NGINX_VALGRIND_PRELOAD};
         exec @cmd or POSIX::_exit(127);
     }
     waitpid($pid, 0);

@@ -2662,6 +2662,39 @@ ngx_miroir_job_heal(ngx_miroir_job_t *job, ngx_miroir_mig_t *mig, uint32_t s)
 
 
 /*
+ * A free migration slot, cleared for shard s with its current owners as
+ * both old and new owners (an orphan or retag step moves nothing); NULL
+ * if every slot is busy.
+ */
+static ngx_miroir_mig_t *
+ngx_miroir_job_claim(ngx_miroir_job_t *job, uint32_t s)
+{
+    ngx_uint_t         i, k;
+    ngx_miroir_mig_t  *mig;
+
+    for (i = 0; i < job->nslots; i++) {
+        if (job->mig[i].step != NGX_MIROIR_MIG_FREE) {
+            continue;
+        }
+
+        mig = &job->mig[i];
+        ngx_memzero(mig, sizeof(ngx_miroir_mig_t));
+        mig->job = job;
+        mig->shard = s;
+
+        for (k = 0; k < job->rf; k++) {
+            mig->old[k] = job->current[s * job->rf + k];
+            mig->new[k] = mig->old[k];
+        }
+
+        return mig;
+    }
+
+    return NULL;
+}
+
+
+/*
  * Copies recorded by a helper on nodes that neither own nor will own their
  * shard (an admin change made them useless, maybe halfway): delete them,
  * one per free slot.  Returns how many deletes started.
@@ -2671,7 +2704,7 @@ ngx_miroir_job_orphans(ngx_miroir_job_t *job)
 {
     uint16_t                 x;
     uint32_t                 s;
-    ngx_uint_t               i, k, started;
+    ngx_uint_t               k, started;
     ngx_miroir_mig_t        *mig;
     ngx_miroir_mig_copy_t   *c;
     ngx_miroir_helper_cl_t  *hcl;
@@ -2694,27 +2727,13 @@ ngx_miroir_job_orphans(ngx_miroir_job_t *job)
                 continue;
             }
 
-            for (i = 0; i < job->nslots; i++) {
-                if (job->mig[i].step == NGX_MIROIR_MIG_FREE) {
-                    break;
-                }
-            }
-
-            if (i == job->nslots) {
+            mig = ngx_miroir_job_claim(job, s);
+            if (mig == NULL) {
                 break;
             }
 
-            mig = &job->mig[i];
-            ngx_memzero(mig, sizeof(ngx_miroir_mig_t));
-            mig->job = job;
-            mig->shard = s;
             mig->heal_node = NGX_MIROIR_MIG_RETAG;
             job->orphan_next++;
-
-            for (k = 0; k < job->rf; k++) {
-                mig->old[k] = job->current[s * job->rf + k];
-                mig->new[k] = mig->old[k];
-            }
 
             if (ngx_miroir_mig_retag(mig) != NGX_OK) {
                 mig->step = NGX_MIROIR_MIG_FREE;
@@ -2755,27 +2774,13 @@ ngx_miroir_job_orphans(ngx_miroir_job_t *job)
             continue;
         }
 
-        for (i = 0; i < job->nslots; i++) {
-            if (job->mig[i].step == NGX_MIROIR_MIG_FREE) {
-                break;
-            }
-        }
-
-        if (i == job->nslots) {
+        mig = ngx_miroir_job_claim(job, s);
+        if (mig == NULL) {
             break;
         }
 
-        mig = &job->mig[i];
-        ngx_memzero(mig, sizeof(ngx_miroir_mig_t));
-        mig->job = job;
-        mig->shard = s;
         mig->heal_node = x;
         mig->source = x;
-
-        for (k = 0; k < job->rf; k++) {
-            mig->old[k] = job->current[s * job->rf + k];
-            mig->new[k] = mig->old[k];
-        }
 
         mig->step = NGX_MIROIR_MIG_ORPHAN;
         job->orphan_next++;

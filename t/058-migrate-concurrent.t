@@ -17,6 +17,7 @@
 
 use Test::Nginx::Socket;
 use Miroir::Nodes;
+use Miroir::Client qw(miroir);
 use HTTP::Tiny;
 use JSON::PP;
 use Time::HiRes qw(time);
@@ -43,16 +44,6 @@ my $MAX_OPS = 400;
 my $MAX_SECS = 35;
 my $json = JSON::PP->new->canonical;
 my %model;          # id => title (acknowledged state)
-
-sub miroir {
-    my ($method, $path, $body) = @_;
-    my $port = $ENV{TEST_NGINX_SERVER_PORT} || server_port();
-    return HTTP::Tiny->new(timeout => 10)->request($method,
-        "http://127.0.0.1:$port$path", {
-            headers => { Authorization => 'Bearer s3cret',
-                         'Content-Type' => 'application/json' },
-            defined $body ? (content => $body) : () });
-}
 
 # the status of a Miroir task once finished ('' on timeout)
 sub task_status {

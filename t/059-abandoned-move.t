@@ -13,6 +13,7 @@
 
 use Test::Nginx::Socket;
 use Miroir::Nodes;
+use Miroir::Client qw(miroir wait_task);
 use HTTP::Tiny;
 use JSON::PP;
 
@@ -33,29 +34,6 @@ _EOC_
 
 my $json = JSON::PP->new->canonical;
 my $N = 60;
-
-sub miroir {
-    my ($method, $path, $body) = @_;
-    my $port = $ENV{TEST_NGINX_SERVER_PORT} || server_port();
-    return HTTP::Tiny->new(timeout => 10)->request($method,
-        "http://127.0.0.1:$port$path", {
-            headers => { Authorization => 'Bearer s3cret',
-                         'Content-Type' => 'application/json' },
-            defined $body ? (content => $body) : () });
-}
-
-sub wait_task {
-    my ($res) = @_;
-    my $uid = eval { $json->decode($res->{content})->{taskUid} };
-    return 0 unless defined $uid;
-    for (1 .. 100) {
-        my $c = miroir('GET', "/tasks/$uid")->{content} // '';
-        return 1 if $c =~ /"status":"succeeded"/;
-        return 0 if $c =~ /"status":"(failed|canceled)"/;
-        select undef, undef, undef, 0.1;
-    }
-    return 0;
-}
 
 # ids a search returns, and how many are twice
 sub search {

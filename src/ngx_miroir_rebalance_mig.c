@@ -2072,23 +2072,16 @@ ngx_miroir_mig_run(ngx_miroir_mig_t *mig)
         break;
 
     case NGX_MIROIR_MIG_SETTINGS_GET:
-        p = ngx_snprintf(ubuf, sizeof(ubuf), "/indexes/%V/settings",
-                         &ix->uid);
-        uri.data = ubuf;
-        uri.len = p - ubuf;
-        sent++;
-        (void) ngx_miroir_mig_send(job, mig, mig->source,
-                                   NGX_MIROIR_REQ_SETTINGS, "GET", &uri, NULL,
-                                   0, 0);
-        break;
-
     case NGX_MIROIR_MIG_FIELDS_GET:
+        /* the settings of the copy's source, or of the node to repair from */
         p = ngx_snprintf(ubuf, sizeof(ubuf), "/indexes/%V/settings",
                          &ix->uid);
         uri.data = ubuf;
         uri.len = p - ubuf;
         sent++;
-        (void) ngx_miroir_mig_send(job, mig, mig->fields_from,
+        (void) ngx_miroir_mig_send(job, mig,
+                                   mig->step == NGX_MIROIR_MIG_FIELDS_GET
+                                   ? mig->fields_from : mig->source,
                                    NGX_MIROIR_REQ_SETTINGS, "GET", &uri, NULL,
                                    0, 0);
         break;

@@ -1539,7 +1539,6 @@ ngx_miroir_write_accepted(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
     ngx_miroir_call_t       *call;
     cJSON                  **answers;
     ngx_miroir_write_t      *w;
-    ngx_miroir_node_conf_t  *node;
     ngx_miroir_task_part_t  *parts;
     const char              *tname;
 
@@ -1591,12 +1590,11 @@ ngx_miroir_write_accepted(ngx_http_request_t *r, ngx_miroir_fanout_t *fo)
                          : NULL;
 
         if (!cJSON_IsNumber(uid)) {
-            node = &((ngx_miroir_node_conf_t *) w->cl->nodes.elts)
-                                                              [call[i].node];
-            ngx_miroir_log_event(r->connection->log, NGX_LOG_WARN,
-                                 "node_error", &w->cl->name, &node->id,
-                                 "node=%V reason=no_task status=%ui",
-                                 &node->id, call[i].status);
+            ngx_miroir_log_node_error(r->connection->log, NGX_LOG_WARN,
+                                      w->cl, call[i].node, call[i].method,
+                                      &call[i].uri, "no_task",
+                                      call[i].status,
+                                      "accepted without a task uid");
             failed[call[i].node] = 1;
         }
     }
